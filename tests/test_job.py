@@ -1,0 +1,109 @@
+"""The refactor job end to end in local mode, on the built-in example repository (a real git repo)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workers import gitops
+from workers.cli import main, make_example_repo
+from workers.job import JobOptions, run_job
+
+
+def git(repo: Path, *args: str) -> str:
+    return gitops.git(repo, *args)
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    return make_example_repo(tmp_path / "demo")
+
+
+def test_cache_group_branch_commits_and_pr_body(example, tmp_path):
+    out = tmp_path / "out"
+    report = run_job(example, JobOptions(group="cache", out_dir=out, cache_dir=tmp_path / "cache"))
+    assert report.branch == "refactor-bot/cache"
+    assert git(example, "rev-parse", "refactor-bot/cache") == report.head_sha
+    # one commit per changed file, on top of the base, authored by the bot
+    log = git(example, "log", "--format=%an|%s", f"{report.base_sha}..refactor-bot/cache").splitlines()
+    assert len(log) == len(report.commits) == len({c.path for c in report.commits}) >= 1
+    assert all(line.startswith("refactor-bot|perf(cache):") for line in log)
+    # the user's own checkout is untouched: still on main, clean
+    assert git(example, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(example, "status", "--porcelain") == ""
+    # the PR body has the four parts
+    body = report.pr_body
+    for part in ("### Checklist", "### Benchmark comparison", "### Commit messages", "### Tests"):
+        assert part in body
+    assert "| benchmark |" in body
+    for c in report.commits:
+        assert c.message.splitlines()[0] in body
+    assert "- [x] 2.1 Fix `inventory/cache/warmer.py`" in body
+    assert "- [x] 2.2 Run cache service tests" in body  # tests ran and nothing regressed
+    assert report.tests["verdict"]["regressions"] == []
+    # outputs on disk
+    assert (out / "pr_body.md").read_text(encoding="utf-8") == body
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["summary"]["sites"] == len(report.outcomes) == 2
+    assert set(data["stage_seconds"]) >= {"scan", "fix", "verify", "publish"}
+    # the rewritten code still passes the example's own tests (run at the branch head)
+    git(example, "checkout", "-q", "refactor-bot/cache")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--benchmark-disable"], cwd=example, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_remaining_sites_are_exactly_the_skipped_ones(example, tmp_path):
+    from workers.plan import load_plan
+    from workers.repo_config import load_repo_config
+
+    report = run_job(example, JobOptions(group="core", run_tests=False, run_bench=False))
+    git(example, "checkout", "-q", report.branch)
+    plan = load_plan(example, load_repo_config(example))
+    left = sorted((s.path, s.code) for s in plan.groups["core"].files.get("inventory/core/orders.py", []))
+    skipped = sorted((o.site.path, o.site.code) for o in report.skipped)
+    assert left == skipped
+    assert all(o.reason for o in report.skipped)
+    # the super() site is one a helper cannot take
+    assert any("super" in o.reason for o in report.skipped)
+
+
+def test_skip_path_and_nothing_to_do(example):
+    report = run_job(example, JobOptions(group="database", run_tests=False, run_bench=False,
+                                         skip_paths=frozenset({"inventory/database/shards.py"})))
+    assert report.branch is None and report.commits == []
+    assert all("skip" in o.reason for o in report.outcomes)
+    assert "refactor-bot/database" not in git(example, "branch", "--list")
+
+
+def test_bad_files_are_skipped_with_reasons_not_crashes(example):
+    bad = example / "inventory" / "cache"
+    (bad / "latin.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\ndef f(xs, log):\n    for x in xs:\n        try:\n"
+        b"            g(x)\n        except ValueError:\n            log('\xe9t\xe9')\n")
+    (bad / "tabs.py").write_bytes(
+        b"def f(xs, log):\n\tfor x in xs:\n\t\ttry:\n\t\t\tg(x)\n\t\texcept ValueError:\n\t\t\tlog(x)\n")
+    git(example, "add", "-A")
+    git(example, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "odd files")
+    report = run_job(example, JobOptions(group="cache", run_tests=False, run_bench=False))
+    by_path = {}
+    for o in report.outcomes:
+        by_path.setdefault(o.site.path, []).append(o)
+    assert all(o.status == "skipped" and "tabs" in o.reason for o in by_path["inventory/cache/tabs.py"])
+    latin = by_path["inventory/cache/latin.py"]
+    if any(o.status == "fixed" for o in latin):
+        # a rewritten latin-1 file must still be latin-1 and still compile
+        data = subprocess.run(["git", "show", f"{report.branch}:inventory/cache/latin.py"], cwd=example,
+                              capture_output=True).stdout
+        assert b"\xe9t\xe9" in data
+        compile(data, "latin.py", "exec")
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    repo = make_example_repo(tmp_path / "r")
+    assert main(["run", str(repo), "--group", "nope", "--no-tests", "--no-bench", "--quiet"]) == 2
+    assert "unknown group 'nope'" in capsys.readouterr().err
+    assert main(["run", str(repo), "--group", "cache", "--base", "no-such-ref", "--quiet"]) == 2
+    assert "cannot resolve 'no-such-ref'" in capsys.readouterr().err

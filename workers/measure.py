@@ -1,0 +1,179 @@
+"""Steps 6 and 7 of the job: the repository's tests and benchmarks, before and after.
+
+The baseline (before) runs are cached per base SHA so every group of the same commit reuses them.
+A test verdict is per test id: a test red on the base is reported as such and never blamed on the
+refactor. When the repository has no benchmarks, site micro-benchmarks of the rewrite shapes are
+run instead and labelled as what they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bench import BenchRow, BenchRun, compare_benchmarks, run_benchmarks
+from .repo_config import RepoConfig
+from .testenv import TestEnvError, ensure_test_python
+from .testrun import TestRun, TestVerdict, compare_tests, run_tests
+
+
+def default_cache_dir() -> Path:
+    """Where venvs and baselines are kept between runs (called at job time, not import time)."""
+    return Path.home() / ".cache" / "refactor-bot"
+
+
+@dataclass
+class Measurements:
+    python: Path | None = None
+    tests_before: TestRun | None = None
+    tests_after: TestRun | None = None
+    verdict: TestVerdict | None = None
+    bench_before: BenchRun | None = None
+    bench_after: BenchRun | None = None
+    rows: list[BenchRow] = field(default_factory=list)
+    synthetic: bool = False
+    notes: list[str] = field(default_factory=list)
+    threshold_pct: float = 10.0
+
+    # ---- verdicts -------------------------------------------------------------------------
+    @property
+    def tests_ok(self) -> bool | None:
+        return None if self.verdict is None else self.verdict.ok
+
+    @property
+    def bench_ok(self) -> bool | None:
+        if not self.rows or self.synthetic:
+            return None  # synthetic shapes say nothing about this repository's hot paths
+        return not any(r.verdict == "regression" for r in self.rows)
+
+    # ---- words for the PR body and commit messages ---------------------------------------
+    def tests_summary(self) -> str:
+        if self.verdict is not None:
+            return (f"Before: {self.tests_before.summary()}. After: {self.tests_after.summary()}. "
+                    f"Verdict: {self.verdict.summary()}.")
+        if self.tests_before is not None:
+            return f"Before: {self.tests_before.summary()}. Not re-run: nothing was changed."
+        return "; ".join(n for n in self.notes if n.startswith("tests")) or "Tests were not run (--no-tests)."
+
+    def regressions(self) -> list[str]:
+        return list(self.verdict.regressions) if self.verdict else []
+
+    def red_on_base(self) -> list[str]:
+        return list(self.verdict.still_failing) if self.verdict else []
+
+    def bench_intro(self) -> str:
+        if self.synthetic:
+            return ("This repository has no benchmarks: " + (self.bench_before.reason if self.bench_before else "none found")
+                    + ". The rows below are **site micro-benchmarks**: each rewrite *shape* timed on "
+                    "synthetic inputs with pytest-benchmark; they are not this service's latency. On "
+                    "Python ≥ 3.11 a try costs nothing until it raises, so a helper call per "
+                    "iteration can be slower than the try it replaces.")
+        if self.rows:
+            return (f"pytest-benchmark medians, before vs after; a regression is a slowdown beyond "
+                    f"{self.threshold_pct:g}% and beyond the runs' own noise.")
+        reasons = [n for n in self.notes if n.startswith("bench")]
+        return "; ".join(reasons) or "Benchmarks were not run (--no-bench)."
+
+    def bench_table(self) -> list[dict]:
+        return [{"name": r.name, "before": _fmt(r.before_median), "after": _fmt(r.after_median),
+                 "change": "—" if r.change_pct is None else f"{r.change_pct:+.1f}%",
+                 "verdict": r.verdict} for r in self.rows]
+
+    def one_line(self) -> str:
+        """The measured effect, for commit messages."""
+        parts = []
+        if self.verdict is not None:
+            parts.append(f"tests {self.verdict.summary()}")
+        if self.rows:
+            label = "site micro-benchmarks (synthetic)" if self.synthetic else "benchmarks"
+            parts.append(f"{label}: " + ", ".join(
+                f"{r.name} {'—' if r.change_pct is None else f'{r.change_pct:+.1f}%'} ({r.verdict})"
+                for r in self.rows[:6]))
+        return "; ".join(parts) or "nothing measured (tests and benchmarks not run)"
+
+    def tests_dict(self) -> dict | None:
+        if self.tests_before is None:
+            return None
+        return {"before": self.tests_before.to_dict(),
+                "after": self.tests_after.to_dict() if self.tests_after else None,
+                "verdict": self.verdict.to_dict() if self.verdict else None,
+                "ok": True if self.verdict is None else self.verdict.ok}
+
+    def bench_dict(self) -> dict | None:
+        if self.bench_before is None and not self.rows:
+            return None
+        return {"synthetic": self.synthetic,
+                "before": self.bench_before.to_dict() if self.bench_before else None,
+                "after": self.bench_after.to_dict() if self.bench_after else None,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _python(m: Measurements, wt: Path, config: RepoConfig, cache_dir: Path, progress) -> Path | None:
+    if m.python is None:
+        try:
+            m.python = ensure_test_python(
+                wt, cache_dir=cache_dir, progress=progress,
+                requirements=list(config.requirements) if config.requirements is not None else None)
+        except TestEnvError as exc:
+            m.notes.append(f"tests and benchmarks could not run: the test environment failed ({exc})")
+    return m.python
+
+
+def measure_before(m: Measurements, wt: Path, config: RepoConfig, base_sha: str, options,
+                   cache_dir: Path | None, stage) -> None:
+    """Baseline runs at the base commit (cached per base SHA)."""
+    cache_dir = cache_dir or default_cache_dir()
+    m.threshold_pct = config.regression_threshold_pct
+    with stage("test env"):
+        python = _python(m, wt, config, cache_dir, options.progress)
+    if python is None:
+        return
+    if options.run_tests:
+        with stage("tests before"):
+            m.tests_before = run_tests(wt, python=python, command=config.test_command,
+                                       timeout=config.test_timeout, cache=cache_dir, key=base_sha,
+                                       progress=options.progress, label="tests before")
+    if options.run_bench:
+        with stage("bench before"):
+            m.bench_before = run_benchmarks(wt, python=python, command=config.bench_command,
+                                            selection=config.bench_selection,
+                                            timeout=config.bench_timeout, cache=cache_dir,
+                                            key=base_sha, progress=options.progress,
+                                            label="benchmarks before")
+
+
+def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds: set[str],
+                  stage) -> None:
+    """The same runs on the rewritten tree, then the comparisons."""
+    if m.python is None:
+        return
+    if options.run_tests and m.tests_before is not None:
+        with stage("tests after"):
+            m.tests_after = run_tests(wt, python=m.python, command=config.test_command,
+                                      timeout=config.test_timeout, progress=options.progress,
+                                      label="tests after")
+        m.verdict = compare_tests(m.tests_before, m.tests_after)
+    if not options.run_bench:
+        return
+    if m.bench_before is not None and m.bench_before.available:
+        with stage("bench after"):
+            m.bench_after = run_benchmarks(wt, python=m.python, command=config.bench_command,
+                                           selection=config.bench_selection,
+                                           timeout=config.bench_timeout, progress=options.progress,
+                                           label="benchmarks after")
+        m.rows = compare_benchmarks(m.bench_before, m.bench_after, config.regression_threshold_pct)
+    elif kinds:
+        from .sitebench import run_site_microbenchmarks
+
+        with stage("site micro-benchmarks"):
+            m.rows = run_site_microbenchmarks(kinds, python=m.python, timeout=config.bench_timeout)
+        m.synthetic = True
