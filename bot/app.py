@@ -22,8 +22,8 @@ def celery_enqueuer(settings: Settings) -> webhook.Enqueuer:
 
     celery = configure(settings)
 
-    def enqueue(job: Enqueue) -> None:
-        celery.send_task(job.task, kwargs=job.kwargs)
+    def enqueue(job: Enqueue) -> str:
+        return celery.send_task(job.task, kwargs=job.kwargs).id
 
     return enqueue
 

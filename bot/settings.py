@@ -48,12 +48,10 @@ class Settings(BaseSettings):
     github_seconds_between_writes: float = 1.0
     bot_name: str = "refactor-bot"  # the mention: "@refactor-bot run cache"
     command_prefix: str = "/refactor"  # the slash form: "/refactor run cache"
-    git_author_name: str = "refactor-bot"
-    git_author_email: str = "refactor-bot@users.noreply.github.com"
 
     # --- jobs ------------------------------------------------------------------------------
     workspace_dir: Path = Path("/tmp/refactor-bot/workspaces")
-    cache_dir: Path = Path("/tmp/refactor-bot/cache")
+    cache_dir: Path | None = None  # baseline tests/benchmarks and venvs; None: the job's default
     run_tests: bool = True
     run_bench: bool = True
     rebase_policy: Literal["rebase", "comment", "off"] = "rebase"

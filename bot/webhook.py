@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-#: Sends one task to the broker; the default wraps Celery's ``send_task``.
-Enqueuer = Callable[[Enqueue], Any]
+#: Sends one task to the broker and returns its id; the default wraps Celery's ``send_task``.
+Enqueuer = Callable[[Enqueue], str | None]
 
 
 class BodyTooLarge(Exception):
@@ -56,12 +56,12 @@ def dispatch(job: Enqueue, delivery: str, deliveries: DeliveryLog, enqueue: Enqu
     if not deliveries.claim(delivery):
         return _answer(200, status="duplicate", delivery=delivery)
     try:
-        enqueue(job)
+        task_id = enqueue(job)
     except Exception:
         deliveries.release(delivery)
         logger.exception("could not enqueue %s", job.task, extra={"delivery": delivery, "task": job.task})
         return _answer(503, status="broker unavailable, retry the delivery")
-    return _answer(202, status="queued", task=job.task, delivery=delivery)
+    return _answer(202, status="queued", task=job.task, task_id=task_id, delivery=delivery)
 
 
 @router.post("/webhook")

@@ -121,3 +121,12 @@ def queued_tasks(redis_url: str, queue: str = "celery") -> list[dict]:
         body = json.loads(base64.b64decode(message["body"]))
         out.append({"task": message["headers"]["task"], "kwargs": body[1]})
     return out
+
+
+@pytest.fixture
+def github_emulator(tmp_path: Path):
+    """A running loopback GitHub emulator (tests/github_emulator), stopped after the test."""
+    from tests.github_emulator import GitHubEmulator
+
+    with GitHubEmulator(tmp_path / "github") as emulator:
+        yield emulator

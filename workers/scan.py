@@ -34,6 +34,7 @@ class ScanResult:
     target_version: str
     seconds: float
     notes: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # path → why ruff could not lint it
 
     def by_file(self) -> dict[str, list[Site]]:
         out: dict[str, list[Site]] = {}
@@ -94,6 +95,23 @@ def run_ruff(checkout: Path, paths: list[str], *, target: str, rules=RULES,
     return data, proc.stderr
 
 
+_FAILED = re.compile(r"Failed to lint (?P<path>.+?): (?P<why>.+)$", re.M)
+
+
+def unreadable_files(checkout: Path, stderr: str) -> dict[str, str]:
+    """Files ruff could not read (e.g. not UTF-8): they may hide sites, so the user must hear of them."""
+    root = Path(checkout).resolve()
+    out = {}
+    for match in _FAILED.finditer(stderr):
+        path = (root / match.group("path")).resolve()
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            rel = match.group("path")
+        out[rel] = match.group("why").strip()
+    return out
+
+
 def to_sites(checkout: Path, violations: list[dict], rules=RULES) -> list[Site]:
     """ruff's JSON rows → Sites with repo-relative POSIX paths (syntax errors etc. dropped)."""
     root = Path(checkout).resolve()
@@ -126,4 +144,6 @@ def scan(checkout: Path, config: RepoConfig, paths: list[str] | None = None,
                                       extra_args=("--isolated",))
         notes.append(f"the repository's ruff configuration was unusable, scanned with --isolated: {exc}")
     seconds = time.perf_counter() - started
-    return ScanResult(to_sites(checkout, violations, rules), tuple(scope), target, seconds, notes)
+    unreadable = unreadable_files(checkout, stderr)
+    notes += [f"ruff could not read {path} ({why}); any sites in it were not seen" for path, why in unreadable.items()]
+    return ScanResult(to_sites(checkout, violations, rules), tuple(scope), target, seconds, notes, unreadable)

@@ -18,6 +18,7 @@ Expect honest surprises, and report them as measured:
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -130,16 +131,17 @@ CASES = {{
     "extract-0": (extract_before, extract_after, DIGITS),
     "extract-10": (extract_before, extract_after, TENTH_BAD),
 }}
-SELECTED = {selected!r}
+# (repeat, shape, side) in the order to run: before and after alternate, repeat after repeat,
+# so a burst of load from elsewhere hits both sides instead of biasing one.
+ORDER = {order!r}
 
 
-@pytest.mark.parametrize("side", ["before", "after"])
-@pytest.mark.parametrize("shape", SELECTED)
-def test_shape(benchmark, shape, side):
+@pytest.mark.parametrize("rep,shape,side", ORDER)
+def test_shape(benchmark, rep, shape, side):
     before, after, data = CASES[shape]
     func = before if side == "before" else after
     assert before(data) == after(data)  # the two forms must agree, or the timing is moot
-    benchmark.extra_info.update(shape=shape, side=side)
+    benchmark.extra_info.update(shape=shape, side=side, rep=rep)
     benchmark(func, data)
 '''
 
@@ -152,15 +154,30 @@ class SiteBenchError(Exception):
         self.run = run
 
 
+def _merge(entries: list[dict]) -> dict[str, float]:
+    """One side's repeats → one stats dict: the median of the repeat medians, and as spread
+    (``iqr``/``stddev``) the spread *between* repeats, which is what load drift inflates."""
+    medians = sorted(e["median"] for e in entries)
+    q = statistics.quantiles(medians, n=4, method="inclusive") if len(medians) > 1 else [0, 0, 0]
+    return {"min": min(e["min"] for e in entries), "median": statistics.median(medians),
+            "mean": statistics.fmean(e["mean"] for e in entries),
+            "stddev": statistics.stdev(medians) if len(medians) > 1 else 0.0,
+            "iqr": q[2] - q[0], "q1": q[0], "q3": q[2],
+            "rounds": sum(e.get("rounds", 0) for e in entries)}
+
+
 def run_site_microbenchmarks(kinds: set[str], *, python: Path, timeout: float = 300.0,
-                             threshold_pct: float = 10.0,
-                             max_time: float = 0.5) -> list[BenchRow]:
+                             threshold_pct: float = 10.0, max_time: float = 0.1,
+                             repeats: int = 5) -> list[BenchRow]:
     """Time the before/after forms of the rewrite shapes named by ``kinds``.
 
     ``kinds`` are ``SiteOutcome.kind`` values; unknown kinds are ignored, an empty selection
     returns ``[]`` without running anything. ``python`` must have pytest-benchmark (every test
     env does, see ``testenv``). Rows come from ``compare_benchmarks`` with ``before`` = the
     original shape and ``after`` = the rewrite, all marked ``synthetic``.
+    Each form is timed ``repeats`` times (``max_time`` seconds each), before and after
+    alternating; a side's median is the median of its repeat medians and its noise the spread
+    between repeats, so a busy machine yields ``same`` rather than an invented difference.
     Raises ``SiteBenchError`` when the run fails.
     """
     chosen = [shape for kind in sorted(kinds) for shape in SHAPES.get(kind, [])]
@@ -170,8 +187,9 @@ def run_site_microbenchmarks(kinds: set[str], *, python: Path, timeout: float = 
     with tempfile.TemporaryDirectory(prefix="rb-sitebench-") as tmp:
         root = Path(tmp)
         (root / "pytest.ini").write_text("[pytest]\n")  # pin the rootdir: no stray configs
-        (root / "test_site_shapes.py").write_text(
-            _BENCH_FILE.format(items=ITEMS, selected=list(labels)))
+        order = [(rep, shape, side) for rep in range(repeats) for shape in labels
+                 for side in ("before", "after")]
+        (root / "test_site_shapes.py").write_text(_BENCH_FILE.format(items=ITEMS, order=order))
         out = root / "bench.json"
         home = root / "home"
         home.mkdir()
@@ -180,17 +198,19 @@ def run_site_microbenchmarks(kinds: set[str], *, python: Path, timeout: float = 
         cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "-p", "pytest_benchmark.plugin", "test_site_shapes.py", "--benchmark-only",
                f"--benchmark-json={out}", f"--benchmark-max-time={max_time}",
-               "--benchmark-min-rounds=20"]
+               "--benchmark-min-rounds=10"]
         done = run_untrusted(cmd, root, timeout, env)
         if not done.ok or not out.is_file():
             why = "timed out" if done.timed_out else f"exit {done.returncode}"
             raise SiteBenchError(f"site micro-benchmarks failed ({why})", done)
         stats = parse_benchmark_json(out)
-    sides: dict[str, BenchRun] = {"before": BenchRun(True), "after": BenchRun(True)}
+    per_rep: dict[tuple[str, str], list[dict]] = {}
     for entry in stats.values():
         info = entry.get("extra_info", {})
-        name = f"site micro-benchmark: {labels[info['shape']]}"
-        sides[info["side"]].stats[name] = entry
+        per_rep.setdefault((info["shape"], info["side"]), []).append(entry)
+    sides: dict[str, BenchRun] = {"before": BenchRun(True), "after": BenchRun(True)}
+    for (shape, side), entries in per_rep.items():
+        sides[side].stats[f"site micro-benchmark: {labels[shape]}"] = _merge(entries)
     rows = compare_benchmarks(sides["before"], sides["after"], threshold_pct)
     for row in rows:
         row.synthetic = True

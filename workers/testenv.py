@@ -16,6 +16,7 @@ bare ``CalledProcessError``.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import fcntl
 import hashlib
@@ -88,6 +89,55 @@ def detect_requirements(checkout: Path) -> list[str]:
     return [f".[{','.join(extras)}]" if extras else "."]
 
 
+#: Plugins a pytest configuration implies: (ini key or addopts flag) → distribution. A repository
+#: with ``--strict-config`` and ``timeout = 60`` fails with a usage error unless pytest-timeout is
+#: installed, even when no requirement file lists it (the real target does exactly this).
+IMPLIED_BY_INI = {"timeout": "pytest-timeout", "timeout_method": "pytest-timeout",
+                  "asyncio_mode": "pytest-asyncio",
+                  "asyncio_default_fixture_loop_scope": "pytest-asyncio",
+                  "env": "pytest-env", "mock_use_standalone_module": "pytest-mock",
+                  "DJANGO_SETTINGS_MODULE": "pytest-django"}
+IMPLIED_BY_ADDOPTS = {"-n": "pytest-xdist", "--numprocesses": "pytest-xdist",
+                      "--dist": "pytest-xdist", "--cov": "pytest-cov", "--timeout": "pytest-timeout",
+                      "--reruns": "pytest-rerunfailures", "--benchmark": "pytest-benchmark"}
+
+
+def pytest_ini(checkout: Path) -> dict[str, object]:
+    """The repository's pytest settings, from the file pytest itself would pick first."""
+    for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"),
+                          ("pyproject.toml", None), ("tox.ini", "pytest"),
+                          ("setup.cfg", "tool:pytest")):
+        path = checkout / name
+        if not path.is_file():
+            continue
+        if section is None:
+            table = _pyproject(checkout).get("tool", {}).get("pytest", {}).get("ini_options")
+            if table is not None:
+                return dict(table)
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_section(section):
+            return dict(parser.items(section))
+    return {}
+
+
+def implied_plugins(checkout: Path) -> list[str]:
+    """pytest plugins the repository's pytest config cannot run without (sorted, unpinned)."""
+    ini = pytest_ini(checkout)
+    addopts = ini.get("addopts", "")
+    flags = addopts.split() if isinstance(addopts, str) else [str(a) for a in addopts]
+    found = {dist for key, dist in IMPLIED_BY_INI.items() if key in ini}
+    for flag in flags:
+        head = flag.split("=", 1)[0]
+        found |= {dist for opt, dist in IMPLIED_BY_ADDOPTS.items()
+                  if head == opt or (opt.startswith("--") and head.startswith(opt + "-"))}
+    return sorted(found - set(OWN_PACKAGES))
+
+
 def _pyproject(checkout: Path) -> dict:
     try:
         return tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
@@ -142,7 +192,8 @@ def _install_args(checkout: Path, requirements: Sequence[str]) -> list[str]:
 
 def env_key(checkout: Path, requirements: Sequence[str], python_version: str) -> str:
     """The cache key: hash of requirement contents, interpreter version and our pins."""
-    h = hashlib.sha256(f"{_SCHEMA}\n{python_version}\n{own_pins()}\n".encode())
+    h = hashlib.sha256(f"{_SCHEMA}\n{python_version}\n{own_pins()}\n"
+                       f"{implied_plugins(checkout)}\n".encode())
     seen: set[Path] = set()
     for entry in requirements:
         if entry.startswith("."):
@@ -177,7 +228,8 @@ def ensure_test_python(checkout: Path, *, cache_dir: Path, requirements: list[st
     """Return an interpreter that can run ``checkout``'s tests, building a venv if needed.
 
     ``requirements``: requirement files relative to the checkout and/or ``"."``/``".[extra]"``
-    (the pyproject's static dependencies); ``None`` = ``detect_requirements``; ``[]`` (or nothing
+    (the pyproject's static dependencies), plus the plugins the repository's pytest config
+    implies (``implied_plugins``); ``None`` = ``detect_requirements``; ``[]`` (or nothing
     detected) = the current interpreter (``sys.executable``), for repositories such as the
     built-in example that need nothing beyond pytest.
     ``inherit_site_packages`` makes the venv see the bot's own site-packages behind its own
@@ -219,7 +271,7 @@ def _build(checkout: Path, venv: Path, requirements: Sequence[str], timeout: flo
                              checkout, 60, env)
         Path(site.stdout.strip(), "_refactor_bot_inherit.pth").write_text(
             sysconfig.get_paths()["purelib"] + "\n")
-    args = _install_args(checkout, requirements)
+    args = _install_args(checkout, requirements) + implied_plugins(checkout)
     pip = [str(venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
 
     def tick(elapsed: float, _tail: str) -> None:

@@ -37,9 +37,9 @@ class ApiError(Exception):
         return data | ({"errors": self.errors} if self.errors else {})
 
 
-def invalid(message: str = "Validation Failed", **error) -> ApiError:
-    """GitHub's 422 Validation Failed, with one ``errors`` entry when given."""
-    return ApiError(422, message, [error] if error else None)
+def invalid(summary: str = "Validation Failed", **error) -> ApiError:
+    """GitHub's 422 (``summary`` as message), with one ``errors`` entry built from ``error`` when given."""
+    return ApiError(422, summary, [error] if error else None)
 
 
 Handler = Callable[..., "tuple[int, object] | tuple[int, object, dict]"]
@@ -88,8 +88,10 @@ def verify_jwt(ctx: P.Ctx, token: str):
     return app
 
 
-def dispatch(ctx: P.Ctx, auth_header: str) -> tuple[int, object, dict]:
-    """Route one API request: authenticate, run the handler, turn ApiError into GitHub's error JSON."""
+def dispatch(ctx: P.Ctx, auth_header: str) -> tuple[int, dict, object]:
+    """Route one API request: authenticate, run the handler, turn ApiError into GitHub's error JSON.
+
+    Returns (status, headers, JSON-able body)."""
     try:
         for method, pattern, auth, fn in ROUTES:
             match = pattern.match(ctx.path)
@@ -97,19 +99,19 @@ def dispatch(ctx: P.Ctx, auth_header: str) -> tuple[int, object, dict]:
                 ctx.principal = authenticate(ctx, auth_header, auth)
                 with ctx.world.lock:
                     result = fn(ctx, **{k: unquote(v) for k, v in match.groupdict().items()})
-                status, body, headers = (*result, {}) if len(result) == 2 else result
-                return status, body, rate_headers(ctx) | headers
+                    status, body, headers = (*result, {}) if len(result) == 2 else result
+                    return status, rate_headers(ctx) | headers, body
         authenticate(ctx, auth_header, "token")
         raise ApiError(404, "Not Found")
     except ApiError as err:
-        return err.status, err.body(), err.headers
+        return err.status, err.headers, err.body()
 
 
-def rate_headers(ctx: P.Ctx) -> dict:
-    """X-RateLimit-* headers; each principal's counter goes down by one per request."""
+def rate_headers(ctx: P.Ctx, count: bool = True) -> dict:
+    """X-RateLimit-* headers; each principal's counter goes down by one per counted request."""
     p = ctx.principal
     key = p.user.login if p and p.user else f"app:{p.app.app_id}" if p and p.app else "anonymous"
-    used = ctx.world.rate_used[key] = ctx.world.rate_used.get(key, 0) + 1
+    used = ctx.world.rate_used[key] = ctx.world.rate_used.get(key, 0) + int(count)
     reset = int(time.time()) // 3600 * 3600 + 3600
     return {"X-RateLimit-Limit": str(RATE_LIMIT), "X-RateLimit-Remaining": str(RATE_LIMIT - used),
             "X-RateLimit-Used": str(used), "X-RateLimit-Reset": str(reset), "X-RateLimit-Resource": "core"}
@@ -183,6 +185,7 @@ def commit_info(repo: RepoState, sha: str) -> CommitInfo:
 
 @route("GET", r"/user")
 def get_authenticated_user(ctx):
+    """Installation tokens have no user behind them: GitHub answers 403 here."""
     if ctx.principal.kind != "user":
         raise ApiError(403, "Resource not accessible by integration")
     user = ctx.principal.user
@@ -199,7 +202,7 @@ def get_user(ctx, login):
 
 @route("GET", r"/rate_limit")
 def get_rate_limit(ctx):
-    _, _, headers = (None, None, rate_headers(ctx))
+    headers = rate_headers(ctx, count=False)
     core = {"limit": RATE_LIMIT, "remaining": int(headers["X-RateLimit-Remaining"]),
             "reset": int(headers["X-RateLimit-Reset"]), "used": int(headers["X-RateLimit-Used"])}
     search = {"limit": 30, "remaining": 30, "reset": core["reset"], "used": 0}
@@ -240,6 +243,7 @@ def get_installation(ctx, installation_id):
 
 @route("POST", r"/app/installations/(?P<installation_id>\d+)/access_tokens", auth="app")
 def create_installation_token(ctx, installation_id):
+    """Mint an installation token valid for one hour (what AppInstallationAuth fetches)."""
     inst = app_installation(ctx, installation_id)
     token, expires = f"ghs_{secrets.token_hex(18)}", time.time() + 3600
     inst.tokens[token] = expires
@@ -265,6 +269,7 @@ def get_repository(ctx, owner, repo):
 
 @route("GET", r"{REPO}/collaborators/(?P<login>[^/]+)/permission")
 def get_permission(ctx, owner, repo, login):
+    """Legacy level in ``permission`` (maintain -> write, triage -> read), real role in ``role_name``."""
     state = get_repo(ctx, owner, repo)
     user = ctx.world.users.get(login)
     if user is None:
@@ -283,6 +288,7 @@ def list_branches(ctx, owner, repo):
 
 @route("GET", r"{REPO}/branches/(?P<branch>.+)/protection")
 def get_protection(ctx, owner, repo, branch):
+    """GitHub answers 404 "Branch not protected" (a plain GithubException, not UnknownObject)."""
     state = get_repo(ctx, owner, repo)
     if state.branch_sha(branch) is None:
         raise ApiError(404, "Branch not found")
@@ -328,6 +334,7 @@ def create_ref(ctx, owner, repo):
 
 @route("PATCH", r"{REPO}/git/refs/(?P<ref>heads/.+)")
 def update_ref(ctx, owner, repo, ref):
+    """Move a branch; non-fast-forward needs ``force`` (what a bot's recreate/rebase does)."""
     state = get_repo(ctx, owner, repo, "write")
     old, new = state.branch_sha(ref.removeprefix("heads/")), state.bare.resolve(field(ctx, "sha", required=True))
     if old is None or new is None:
@@ -371,6 +378,7 @@ def get_contents(ctx, owner, repo, path=None):
 
 @route("PUT", r"{REPO}/contents/(?P<path>.+)")
 def put_contents(ctx, owner, repo, path):
+    """Commit one file on a branch; an existing file needs its current blob ``sha`` (409 if stale)."""
     state = get_repo(ctx, owner, repo, "write")
     message, encoded = field(ctx, "message", required=True), field(ctx, "content", required=True)
     branch = field(ctx, "branch") or state.default_branch
@@ -404,6 +412,7 @@ def put_contents(ctx, owner, repo, path):
 
 @route("GET", r"{REPO}/commits")
 def list_commits(ctx, owner, repo):
+    """``git log`` of ``sha`` (default branch) limited to ``path``; author/committer mapped to users."""
     state = get_repo(ctx, owner, repo)
     ref = ctx.query.get("sha") or state.default_branch
     sha = state.bare.resolve(ref)
@@ -438,6 +447,7 @@ def parse_head(state: RepoState, head: str) -> str:
 
 @route("GET", r"{REPO}/pulls")
 def list_pulls(ctx, owner, repo):
+    """Filters ``state`` (default open), ``head=owner:branch`` and ``base``; newest first by default."""
     state = get_repo(ctx, owner, repo)
     want = ctx.query.get("state", "open")
     pulls = [p for p in state.pulls if want == "all" or p.state == want]
@@ -452,6 +462,7 @@ def list_pulls(ctx, owner, repo):
 
 @route("POST", r"{REPO}/pulls")
 def create_pull(ctx, owner, repo):
+    """Open a PR from a same-repo branch, refusing duplicates and empty PRs like GitHub (422)."""
     state = get_repo(ctx, owner, repo, "write")
     head, base = parse_head(state, field(ctx, "head", required=True)), field(ctx, "base", required=True)
     title = field(ctx, "title", required=True)
@@ -491,7 +502,8 @@ def close_or_reopen(state: RepoState, issue: Issue, new_state: str | None) -> No
 
 @route("PATCH", r"{REPO}/(?P<kind>pulls|issues)/(?P<number>\d+)")
 def edit_issue_or_pull(ctx, owner, repo, kind, number):
-    state = get_repo(ctx, owner, repo, "triage")
+    """Edit title/body/state/base; the author may edit without write access."""
+    state = get_repo(ctx, owner, repo)
     issue = get_issue(state, number, pull=kind == "pulls")
     if not role_at_least(ctx.principal.role_on(state), "write") and ctx.principal.user is not issue.user:
         raise ApiError(403, "Must have write access to repository")
@@ -518,6 +530,7 @@ def is_merged(ctx, owner, repo, number):
 
 @route("PUT", r"{REPO}/pulls/(?P<number>\d+)/merge")
 def merge_pull(ctx, owner, repo, number):
+    """Merge for real in the bare repo; checks ``sha``, required approvals and conflicts."""
     state = get_repo(ctx, owner, repo, "write")
     pr = get_issue(state, number, pull=True)
     head_sha, base_sha = state.head_sha(pr), state.branch_sha(pr.base_ref)
@@ -571,6 +584,7 @@ def list_pull_commits(ctx, owner, repo, number):
 
 @route("POST", r"{REPO}/pulls/(?P<number>\d+)/requested_reviewers")
 def request_reviewers(ctx, owner, repo, number):
+    """Only collaborators other than the author can be requested (else 422)."""
     state = get_repo(ctx, owner, repo, "triage")
     pr = get_issue(state, number, pull=True)
     for login in field(ctx, "reviewers", list) or []:
@@ -601,6 +615,7 @@ def inline_comment(ctx: P.Ctx, state: RepoState, pr: Issue, review_id: int, head
 
 @route("POST", r"{REPO}/pulls/(?P<number>\d+)/reviews")
 def create_review(ctx, owner, repo, number):
+    """Review with inline comments; a review by a requested reviewer clears the request."""
     state = get_repo(ctx, owner, repo)
     pr = get_issue(state, number, pull=True)
     event, body = field(ctx, "event"), field(ctx, "body") or ""
@@ -688,6 +703,7 @@ def edit_comment(ctx, owner, repo, comment_id):
 
 @route("POST", r"{REPO}/issues/comments/(?P<comment_id>\d+)/reactions")
 def create_reaction(ctx, owner, repo, comment_id):
+    """Reacting twice with the same content returns the existing reaction (200), like GitHub."""
     state = get_repo(ctx, owner, repo)
     comment = get_comment(state, comment_id)
     content = field(ctx, "content", required=True)
@@ -715,6 +731,7 @@ def list_labels(ctx, owner, repo, number):
 
 @route("POST", r"{REPO}/issues/(?P<number>\d+)/labels")
 def add_labels(ctx, owner, repo, number):
+    """Accepts PyGithub's bare list or ``{"labels": [...]}``; unknown labels are created."""
     state = get_repo(ctx, owner, repo, "triage")
     issue = get_issue(state, number)
     names = ctx.body.get("labels") if isinstance(ctx.body, dict) else ctx.body

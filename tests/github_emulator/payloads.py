@@ -10,7 +10,7 @@ import base64
 import zlib
 from dataclasses import dataclass
 
-from .gitrepo import CommitInfo
+from .gitrepo import CommitInfo, MergeConflict
 from .state import Comment, Issue, Principal, RepoState, Review, ReviewComment, User, World, now_iso, role_at_least
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -137,8 +137,6 @@ def pull_json(ctx: Ctx, repo: RepoState, pr: Issue, detailed: bool = False) -> d
 
 def mergeable_fields(repo: RepoState, pr: Issue, head_sha: str | None, base_sha: str | None) -> dict:
     """mergeable / mergeable_state and the commit / file counts of a single-PR GET."""
-    from .gitrepo import MergeConflict
-
     if pr.merged or pr.state == "closed" or not head_sha or not base_sha:
         return {"mergeable": None, "mergeable_state": "unknown", "rebaseable": None,
                 "commits": 0, "changed_files": 0, "review_comments": 0}

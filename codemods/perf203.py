@@ -1,0 +1,1091 @@
+"""Fix ruff PERF203 (a ``try``/``except`` that is the whole body of a loop) without changing behaviour.
+
+Two rewrites, chosen per site, and a precise skip reason for everything else:
+
+* **hoist** — every handler leaves the loop and nothing the ``try`` would newly cover (the
+  iterable, ``next()``, the target, the ``while`` test) can raise a caught type: the ``try`` goes
+  around the loop. A ``break`` at the end of a handler is dropped (the loop is already left).
+* **extract** — handlers let the loop go on: the ``try`` moves into a module-level helper
+  (``_safe_<what it calls>``) that takes the names it reads and returns the names it binds that
+  are read later, plus a flag for ``break``/``return`` (the seed's Result pattern, tasks 1.3/7.1).
+
+Analysis runs on ``ast`` + ``symtable`` (see :mod:`codemods.perf203_scope`, :mod:`codemods.perf203_flow`);
+libcst is used only to find the flagged handlers (``PositionProvider``) and to rewrite, so every
+byte outside the rewritten loops stays as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import symtable
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .outcome import Site, SiteOutcome
+from .perf203_flow import handlers_may_catch, iteration_exceptions, leaves_loop, module_bindings, tail_breaks
+from .perf203_logging import logging_calls
+from .perf203_scope import (
+    FUNCTION_NODES,
+    LOOP_NODES,
+    BindingWalker,
+    bound_before,
+    captured_names,
+    deferred_scopes,
+    expression_reads,
+    find_function_table,
+    is_immediately_consumed,
+    nodes_in_scope,
+    own_statements,
+    scope_facts,
+    target_names,
+)
+
+KINDS = ("hoist", "extract")
+
+#: Calls that say nothing about what a loop body *does*; skipped when naming the helper.
+_UNINFORMATIVE_FUNCTIONS = frozenset(
+    {
+        "len", "str", "int", "float", "bool", "list", "dict", "set", "tuple", "isinstance", "print",
+        "round", "min", "max", "sum", "hasattr", "getattr", "setattr", "range", "enumerate", "zip",
+        "sorted", "iter", "next", "repr", "type", "any", "all", "abs", "super", "id", "hash",
+    }
+)
+_UNINFORMATIVE_METHODS = frozenset(
+    {
+        "append", "extend", "add", "update", "get", "items", "keys", "values", "pop", "time", "sleep",
+        "monotonic", "perf_counter", "now", "utcnow", "copy", "format", "join", "split", "strip",
+        "encode", "decode", "lower", "upper", "replace", "startswith", "endswith", "debug", "info",
+        "warning", "error", "exception", "critical", "log", "getLogger", "isoformat", "total_seconds",
+        "setdefault", "remove", "clear", "insert", "put", "put_nowait", "get_nowait", "to_thread",
+    }
+)
+
+
+class SkipSite(Exception):
+    """A site this codemod will not touch; the message is the human reason for the PR body."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Locating the flagged loops
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Located:
+    """One flagged loop, as libcst nodes (to rewrite) and ast nodes (to analyse)."""
+
+    loop: cst.For | cst.While
+    try_: cst.Try
+    top: cst.CSTNode  # the module-level statement that contains the loop
+    column: int  # 0-based column of the ``try`` keyword
+    line: int  # line of the loop keyword
+    ancestors: list[cst.CSTNode] = field(default_factory=list)  # enclosing statements, outermost first
+
+
+class _LoopFinder(cst.CSTVisitor):
+    """Fallback locator: (line, 1-based col) of each loop-body try's first handler → the loop,
+    via libcst's ``PositionProvider``. Used only when the fast statement walk and ``ast`` disagree."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[cst.CSTNode] = []
+        self.found: dict[tuple[int, int], _Located] = {}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.stack.append(node)
+        if _is_candidate(node):
+            try_ = node.body.body[0]
+            pos = self.get_metadata(PositionProvider, try_.handlers[0]).start
+            try_col = self.get_metadata(PositionProvider, try_).start.column
+            line = self.get_metadata(PositionProvider, node).start.line
+            ancestors = [n for n in self.stack[:-1] if isinstance(n, cst.BaseStatement)]
+            top = ancestors[0] if ancestors else node
+            self.found[(pos.line, pos.column + 1)] = _Located(node, try_, top, try_col, line, ancestors)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+
+def _is_candidate(node: cst.CSTNode) -> bool:
+    """A ``for``/``while`` whose whole body is one ``try`` with at least one handler."""
+    if not isinstance(node, (cst.For, cst.While)) or not isinstance(node.body, cst.IndentedBlock):
+        return False
+    body = node.body.body
+    return len(body) == 1 and isinstance(body[0], cst.Try) and bool(body[0].handlers)
+
+
+def _cst_child_blocks(stmt: cst.CSTNode) -> list[cst.BaseSuite]:
+    """The statement blocks of a compound statement, in source order."""
+    blocks: list = []
+    if isinstance(stmt, (cst.For, cst.While, cst.With, cst.FunctionDef, cst.ClassDef, cst.If)):
+        blocks.append(stmt.body)
+        orelse = getattr(stmt, "orelse", None)
+        if isinstance(orelse, cst.If):
+            blocks.append(cst.IndentedBlock(body=[orelse]))
+        elif orelse is not None:
+            blocks.append(orelse.body)
+    elif isinstance(stmt, (cst.Try, cst.TryStar)):
+        blocks.append(stmt.body)
+        blocks.extend(h.body for h in stmt.handlers)
+        if stmt.orelse is not None:
+            blocks.append(stmt.orelse.body)
+        if stmt.finalbody is not None:
+            blocks.append(stmt.finalbody.body)
+    elif isinstance(stmt, cst.Match):
+        blocks.extend(c.body for c in stmt.cases)
+    return blocks
+
+
+def _cst_candidates(module: cst.Module) -> list[tuple[cst.CSTNode, list[cst.CSTNode]]]:
+    """Candidate loops in source order with their enclosing statements (outermost first),
+    walking statements only (no expressions): far cheaper than a full visit."""
+    out = []
+
+    def walk(stmts, ancestors):
+        for stmt in stmts:
+            if _is_candidate(stmt):
+                out.append((stmt, ancestors))
+            for block in _cst_child_blocks(stmt):
+                if isinstance(block, cst.IndentedBlock):
+                    walk(block.body, ancestors + [stmt])
+
+    walk(module.body, [])
+    return out
+
+
+def _ast_child_blocks(stmt: ast.AST) -> list[list[ast.stmt]]:
+    blocks: list[list[ast.stmt]] = []
+    if isinstance(stmt, ast.If):
+        blocks.append(stmt.body)
+        if stmt.orelse:
+            blocks.append(stmt.orelse)
+    elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        blocks.append(stmt.body)
+        blocks.extend(h.body for h in stmt.handlers)
+        for extra in (stmt.orelse, stmt.finalbody):
+            if extra:
+                blocks.append(extra)
+    elif isinstance(stmt, getattr(ast, "Match", ())):
+        blocks.extend(c.body for c in stmt.cases)
+    elif isinstance(stmt, (*LOOP_NODES, ast.AsyncFor, ast.With, ast.AsyncWith, *FUNCTION_NODES, ast.ClassDef)):
+        blocks.append(stmt.body)
+        if getattr(stmt, "orelse", None):
+            blocks.append(stmt.orelse)
+    return blocks
+
+
+def _ast_candidates(tree: ast.Module) -> list[ast.AST]:
+    out = []
+
+    def walk(stmts):
+        for stmt in stmts:
+            if (
+                isinstance(stmt, (ast.For, ast.AsyncFor, ast.While))
+                and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Try) and stmt.body[0].handlers
+            ):
+                out.append(stmt)
+            for block in _ast_child_blocks(stmt):
+                walk(block)
+
+    walk(tree.body)
+    return out
+
+
+def _char_col(lines: list[str], lineno: int, byte_col: int) -> int:
+    return len(lines[lineno - 1].encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+
+def _locate(module: cst.Module, ctx: _FileContext) -> dict[tuple[int, int], _Located]:
+    """Every candidate loop keyed by ruff's location of its first handler.
+
+    The libcst and ast statement trees list candidates in the same source order, so positions
+    come from ``ast`` for free; if the two lists ever disagree, fall back to ``PositionProvider``.
+    """
+    cst_loops = _cst_candidates(module)
+    ast_loops = _ast_candidates(ctx.tree)
+    if len(cst_loops) != len(ast_loops) or any(
+        isinstance(c, cst.While) != isinstance(a, ast.While) for (c, _), a in zip(cst_loops, ast_loops, strict=False)
+    ):
+        finder = _LoopFinder()
+        MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+        return finder.found
+    lines = ctx.source.splitlines()
+    found = {}
+    for (loop, ancestors), a in zip(cst_loops, ast_loops, strict=True):
+        try_ = a.body[0]
+        handler = try_.handlers[0]
+        key = (handler.lineno, _char_col(lines, handler.lineno, handler.col_offset) + 1)
+        top = ancestors[0] if ancestors else loop
+        found[key] = _Located(
+            loop, loop.body.body[0], top, _char_col(lines, try_.lineno, try_.col_offset), a.lineno, ancestors
+        )
+    return found
+
+
+def find_perf203_sites(source: str, path: str = "<string>") -> list[Site]:
+    """PERF203 sites the way ruff reports them (first handler of a loop-body ``try`` whose body
+    has no ``break``/``continue`` of its own); used by the command classes and the tests."""
+    tree = ast.parse(source)
+    sites = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.While)) and len(node.body) == 1 and isinstance(node.body[0], ast.Try):
+            try_ = node.body[0]
+            if not try_.handlers:
+                continue
+            if any(isinstance(n, (ast.Break, ast.Continue)) for n in own_statements(try_.body)):
+                continue
+            handler = try_.handlers[0]
+            line = source.splitlines()[handler.lineno - 1]
+            col = len(line.encode("utf-8")[: handler.col_offset].decode("utf-8")) + 1
+            sites.append(Site(path, handler.lineno, col, "PERF203"))
+    return sorted(sites)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-file context
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _FileContext:
+    module: cst.Module
+    source: str
+    tree: ast.Module
+    table: symtable.SymbolTable
+    parents: dict[int, ast.AST]
+    ast_loops: dict[int, ast.AST]  # loop line → loop whose whole body is one try
+    shadowed: set[str]
+    taken: set[str]  # every identifier in the file, plus names we generated
+    fn_names: dict[int, set[str]] = field(default_factory=dict)  # per function: identifiers in it
+
+    @classmethod
+    def build(cls, module: cst.Module) -> _FileContext:
+        source = module.code
+        tree = ast.parse(source)
+        parents: dict[int, ast.AST] = {}
+        loops: dict[int, ast.AST] = {}
+        taken: set[str] = set()
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and len(node.body) == 1 and isinstance(
+                node.body[0], ast.Try
+            ):
+                loops[node.lineno] = node
+            if isinstance(node, ast.Name):
+                taken.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                taken.add(node.attr)
+            elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
+                taken.add(node.name)
+            elif isinstance(node, ast.arg):
+                taken.add(node.arg)
+            elif isinstance(node, ast.alias):
+                taken.add((node.asname or node.name).split(".")[0])
+        table = symtable.symtable(source, "<perf203>", "exec")
+        return cls(module, source, tree, table, parents, loops, module_bindings(tree), taken)
+
+    def fresh(self, base: str) -> str:
+        """``base`` or ``base_2``, ``base_3``… — a name used nowhere in the file."""
+        name, n = base, 1
+        while name in self.taken or not name.isidentifier():
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+    def fresh_local(self, base: str, fn: ast.AST) -> str:
+        """A new local for ``fn``: unused by any identifier in it (so it shadows nothing it reads)."""
+        if id(fn) not in self.fn_names:
+            self.fn_names[id(fn)] = {i for n in ast.walk(fn) for i in _identifiers(n)}
+        used = self.fn_names[id(fn)]
+        name, n = base, 1
+        while name in used:
+            n += 1
+            name = f"{base}_{n}"
+        used.add(name)
+        return name
+
+    def ancestors(self, node: ast.AST) -> Iterable[ast.AST]:
+        while id(node) in self.parents:
+            node = self.parents[id(node)]
+            yield node
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    site: Site
+    index: int
+    kind: str
+    located: _Located
+    logging: list[str]
+    located_module: cst.Module
+    # extract only
+    helper: str = ""
+    params: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    is_async: bool = False
+    flow: str | None = None  # "bool-break" | "bool-return" | "str"
+    flow_var: str | None = None
+    result_var: str | None = None
+    has_value: bool = False
+    outputs_on_return: bool = True  # False: a ``return`` exit hands back None for the locals
+    comment: str = ""
+    docstring: list[str] = field(default_factory=list)
+    # filled while rewriting
+    logging_after: list[str] | None = None
+
+
+def _handler_effects(handler: ast.ExceptHandler, logs: bool) -> list[str]:
+    """What a handler does, in a few words: logged / re-raised / returns / loop stops / goes on."""
+    kinds: list[str] = []
+    if logs:
+        kinds.append("logged")
+    own = list(nodes_in_scope(handler.body))
+    raises = [n for n in own if isinstance(n, ast.Raise)]
+    if raises:
+        kinds.append("re-raised" if all(r.exc is None for r in raises) else "raises")
+    if any(isinstance(n, ast.Return) for n in own):
+        kinds.append("returns")
+    if any(isinstance(n, ast.Break) for n in own_statements(handler.body)):
+        kinds.append("loop stops")
+    if not leaves_loop(handler.body):
+        kinds.append("loop continues")
+    return kinds or ["handled"]
+
+
+def _handler_summary(handler: ast.ExceptHandler, logs: bool) -> str:
+    label = ast.unparse(handler.type) if handler.type is not None else "any exception"
+    return f"{label}: {', '.join(_handler_effects(handler, logs))}"
+
+
+def _calls_in_evaluation_order(stmts: list[ast.stmt]) -> list[ast.Call]:
+    """Calls roughly in the order Python makes them (arguments before the call that takes them)."""
+    out: list[ast.Call] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (*FUNCTION_NODES, ast.ClassDef, ast.Lambda)):
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+        if isinstance(node, ast.Call):
+            out.append(node)
+
+    for stmt in stmts:
+        visit(stmt)
+    return out
+
+
+def _callee_name(call: ast.Call) -> tuple[str | None, bool]:
+    """(name, is_method) of what a call calls: ``f()``, ``obj.f()``, ``obj.f[T]()``."""
+    func = call.func
+    if isinstance(func, ast.Subscript):
+        func = func.value
+    if isinstance(func, ast.Name):
+        return func.id, False
+    if isinstance(func, ast.Attribute):
+        return func.attr, True
+    return None, False
+
+
+def _first_call_name(try_: ast.Try) -> str:
+    """What the try body mainly does: its first informative call in evaluation order."""
+    calls = [_callee_name(c) for c in _calls_in_evaluation_order(try_.body)]
+    for name, is_method in calls:
+        if name and not name.startswith("__") and name not in (
+            _UNINFORMATIVE_METHODS if is_method else _UNINFORMATIVE_FUNCTIONS
+        ):
+            return name
+    for name, _ in calls:
+        if name and not name.startswith("__") and name not in ("append", "extend", "add", "update", "sleep"):
+            return name
+    return "iteration"
+
+
+def _helper_base(call_name: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", call_name).lower().strip("_")
+    words = re.sub(r"^safe_", "", words) or "iteration"
+    return f"_safe_{words}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis: can this site be hoisted / extracted?
+# ---------------------------------------------------------------------------------------------
+
+
+def _enclosing_scope(ctx: _FileContext, node: ast.AST) -> ast.AST:
+    for anc in ctx.ancestors(node):
+        if isinstance(anc, (*FUNCTION_NODES, ast.ClassDef, ast.Lambda, ast.Module)):
+            return anc
+    return ctx.tree
+
+
+def _plan_hoist(ctx: _FileContext, loop: ast.AST, scope: ast.AST) -> str | None:
+    """``None`` when hoisting is provably safe, else why not."""
+    try_ = loop.body[0]
+    if try_.orelse or try_.finalbody:
+        return "the try has an else/finally block that runs per iteration"
+    if loop.orelse:
+        return "the loop has an else block (it would move inside the try)"
+    for h in try_.handlers:
+        if not leaves_loop(h.body):
+            return "a handler lets the loop continue"
+        own = list(own_statements(h.body))
+        if any(isinstance(n, ast.Continue) for n in own):
+            return "a handler may continue the loop"
+        tails = {id(b) for b in tail_breaks(h.body)}
+        if any(isinstance(n, ast.Break) and id(n) not in tails for n in own):
+            return "a handler breaks out of the loop before its end"
+    if any(isinstance(n, (ast.Break, ast.Continue)) for n in own_statements(try_.body)):
+        return "the try body breaks or continues the loop"
+    fn = scope if isinstance(scope, FUNCTION_NODES) else None
+    raised = iteration_exceptions(loop, fn, ctx.shadowed)
+    head = loop.test if isinstance(loop, ast.While) else loop.iter
+    if raised is not None and fn is not None:
+        bound = bound_before(fn, loop) or frozenset()
+        facts_deleted = {t.id for n in ast.walk(fn) if isinstance(n, ast.Delete) for t in n.targets
+                         if isinstance(t, ast.Name)}
+        for name in expression_reads(head):
+            if name.id not in bound or name.id in facts_deleted:
+                raised = None
+    if raised is not None and fn is None:
+        raised = None if expression_reads(head) else raised
+    if handlers_may_catch(try_.handlers, raised, ctx.tree, ctx.shadowed):
+        what = "the while test" if isinstance(loop, ast.While) else "iterating"
+        return f"{what} might raise an exception the handlers catch"
+    return None
+
+
+def _stale_on_escape(ctx: _FileContext, loop: ast.AST, fn: ast.AST) -> bool:
+    """Is the loop inside a try/with of its function (so code may run after an exception
+    escapes the loop and read names the helper had not yet handed back)?"""
+    child = loop
+    for anc in ctx.ancestors(loop):
+        if anc is fn:
+            return False
+        if isinstance(anc, (ast.With, ast.AsyncWith)):
+            return True
+        if isinstance(anc, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            if anc.finalbody or (anc.handlers and child in anc.body):
+                return True
+        child = anc
+    return False
+
+
+def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan) -> None:  # noqa: C901
+    """Fill ``plan`` for the extract rewrite, or raise :class:`SkipSite`."""
+    if isinstance(scope, ast.Module):
+        raise SkipSite("loop at module level: the names it binds are globals, so it cannot move into a helper")
+    if isinstance(scope, ast.ClassDef):
+        raise SkipSite("loop in a class body: a helper cannot bind class attributes")
+    if isinstance(scope, ast.Lambda):
+        raise SkipSite("loop inside a lambda")
+    fn = scope
+    try_: ast.Try = loop.body[0]
+    body_nodes = list(nodes_in_scope([try_]))
+    in_class = any(isinstance(a, ast.ClassDef) for a in ctx.ancestors(loop))
+
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body_nodes):
+        raise SkipSite("the try contains yield: a helper cannot yield for the generator")
+    for n in body_nodes:
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "super" and not n.args:
+            raise SkipSite("zero-argument super() in the try fails in a helper outside the class")
+        if isinstance(n, ast.Name) and n.id == "__class__":
+            raise SkipSite("__class__ in the try is only defined inside the class's methods")
+        if isinstance(n, (ast.Global, ast.Nonlocal)):
+            raise SkipSite("global/nonlocal statement inside the try")
+    if in_class:
+        for n in ast.walk(try_):
+            for ident in _identifiers(n):
+                if ident.startswith("__") and not ident.endswith("__"):
+                    raise SkipSite(f"private name {ident} is mangled inside the class, not in a helper")
+    table = find_function_table(ctx.table, fn)
+    if table is None:
+        raise SkipSite("internal: no symbol table for the enclosing function")
+    facts = scope_facts(table, fn)
+    if facts.uses_frame_introspection:
+        raise SkipSite("the function uses locals()/vars()/exec/eval/frame introspection")
+    is_async = any(
+        isinstance(n, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+        or (isinstance(n, ast.comprehension) and n.is_async)
+        for n in body_nodes
+    )
+    if isinstance(loop, ast.AsyncFor):
+        raise SkipSite("async for loop (ruff does not flag it)")
+
+    # -- names ------------------------------------------------------------------------------
+    loop_targets = target_names(loop.target) if isinstance(loop, ast.For) else []
+    exposed: list[str] = []
+    read_order: list[str] = []
+    bound_order: list[str] = []
+    plain_bound: set[str] = set()
+    exits: list[tuple[str, ast.AST, frozenset]] = []
+
+    def on_read(name: ast.Name, bound: frozenset) -> None:
+        if name.id not in read_order:
+            read_order.append(name.id)
+        if name.id not in bound and name.id not in exposed:
+            exposed.append(name.id)
+
+    def on_bind(name: str, node: ast.AST) -> None:
+        if name not in bound_order:
+            bound_order.append(name)
+        if not isinstance(node, ast.ExceptHandler):  # ``except E as e`` unbinds e at its end
+            plain_bound.add(name)
+
+    def on_exit(kind: str, node: ast.AST, bound: frozenset) -> None:
+        exits.append((kind, node, bound))
+
+    walker = BindingWalker(on_read=on_read, on_bind=on_bind, on_exit=on_exit)
+    fallthrough = walker.stmt(try_, frozenset(loop_targets))
+    fn_names = facts.locals | facts.frees
+    used = set(exposed) | set(bound_order)
+    clash = used & (facts.declared_global | facts.declared_nonlocal)
+    if clash:
+        raise SkipSite(f"global/nonlocal declaration of {', '.join(sorted(clash))} used in the try")
+    nested_nonlocals = {name for n in ast.walk(fn) if isinstance(n, ast.Nonlocal) for name in n.names}
+    if used & nested_nonlocals:
+        raise SkipSite(f"a nested function rebinds {', '.join(sorted(used & nested_nonlocals))} via nonlocal")
+    deleted = used & (facts.deleted | walker.deleted)
+    if deleted:
+        raise SkipSite(f"del of {', '.join(sorted(deleted))}, a name the try uses")
+
+    # names read after the try: after the loop, in enclosing loops, in the while test / loop else
+    try_ids = {id(n) for n in ast.walk(try_)}
+    end = (loop.end_lineno, loop.end_col_offset)
+    reads_after: set[str] = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del)):
+            if (n.lineno, n.col_offset) >= end:
+                reads_after.add(n.id)
+    for anc in ctx.ancestors(loop):
+        if anc is fn:
+            break
+        if isinstance(anc, LOOP_NODES):
+            reads_after |= {
+                n.id for n in ast.walk(anc)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del)) and id(n) not in try_ids
+            }
+    extra = [loop.test] if isinstance(loop, ast.While) else []
+    for part in [*extra, *loop.orelse]:
+        reads_after |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+    # names read by closures defined anywhere else in the function see the function's variable
+    inside_try = deferred_scopes([try_])
+    inside_ids = {id(d) for d in inside_try}
+    captured_outside: set[str] = set()
+    for d in deferred_scopes(fn.body):
+        if id(d) not in inside_ids and id(d) not in try_ids:
+            captured_outside |= captured_names(d)
+    for d in inside_try:
+        cap = captured_names(d) & fn_names
+        if cap and not is_immediately_consumed(d, ctx.parents):
+            raise SkipSite(
+                f"a closure created in the try reads {', '.join(sorted(cap))}: in a helper it would "
+                "capture a copy instead of the loop's variable"
+            )
+    outputs = [
+        n for n in bound_order if n in plain_bound and n in facts.locals and (n in reads_after or n in exposed)
+    ]
+    captured_bound = set(bound_order) & captured_outside & facts.locals
+    if captured_bound:
+        raise SkipSite(
+            f"{', '.join(sorted(captured_bound))} is bound in the try and read by a nested function "
+            "of the enclosing function"
+        )
+    handler_names = {n.name for n in body_nodes if isinstance(n, ast.ExceptHandler) and n.name}
+    unbinds = handler_names & (set(outputs) | set(exposed))
+    if unbinds:
+        raise SkipSite(
+            f"the exception name {', '.join(sorted(unbinds))} is also used outside its handler "
+            "(Python unbinds it when the handler ends)"
+        )
+    if outputs and set(outputs) & reads_after and _stale_on_escape(ctx, loop, fn):
+        raise SkipSite(
+            f"{', '.join(o for o in outputs if o in reads_after)} would not be handed back when an exception "
+            "escapes the helper, and an enclosing try/with may read it"
+        )
+    if try_.finalbody:
+        fin_bound = {n.id for n in ast.walk(ast.Module(body=try_.finalbody, type_ignores=[]))
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if fin_bound & set(outputs):
+            raise SkipSite("the finally block rebinds a name the loop reads later")
+        if any(isinstance(n, (ast.Break, ast.Continue, ast.Return)) for n in own_statements(try_.finalbody)):
+            raise SkipSite("break/continue/return inside the finally block")
+
+    entry = bound_before(fn, loop)
+    if entry is None:
+        raise SkipSite("internal: could not follow the function's flow to the loop")
+    params = [n for n in read_order if n in fn_names and (n in exposed or n in loop_targets)]
+    for name in params:
+        if name in loop_targets:
+            continue
+        if name in facts.frees:
+            if not _free_name_bound(ctx, fn, name):
+                raise SkipSite(f"{name} (from an enclosing function) may be unbound when the loop runs")
+            continue
+        if name not in entry:
+            raise SkipSite(f"{name} may be unbound when the loop starts; the helper would need its value")
+    exit_bounds = [fallthrough] if fallthrough is not None else []
+    exit_bounds += [b for kind, _, b in exits if kind in ("break", "continue")]
+    for name in outputs:
+        if name in params:
+            continue
+        if all(name in b for b in exit_bounds):
+            continue
+        if name in entry or name in loop_targets:
+            params.append(name)
+            continue
+        raise SkipSite(
+            f"{name} is bound on only some paths of the try and may be unbound before the loop"
+        )
+    # After ``return`` the caller's locals are dead unless an enclosing try/with can still run code.
+    return_bounds = [b for kind, _, b in exits if kind == "return"]
+    plan.outputs_on_return = all(o in params or o in b for o in outputs for b in return_bounds)
+    if not plan.outputs_on_return and _stale_on_escape(ctx, loop, fn):
+        raise SkipSite("a name handed back may be unbound at a return inside the try, and an enclosing try/with "
+                       "may read it")
+    order = read_order + bound_order
+    params = sorted(params, key=lambda n: (n not in ("self", "cls"), order.index(n)))
+
+    # -- control flow ------------------------------------------------------------------------
+    kinds = {kind for kind, _, _ in exits}
+    returns = [node for kind, node, _ in exits if kind == "return"]
+    has_break, has_return = "break" in kinds, bool(returns)
+    plan.has_value = any(r.value is not None for r in returns)
+    if has_break and has_return:
+        plan.flow = "str"
+        plan.flow_var = ctx.fresh_local("flow", fn)
+    elif has_break:
+        plan.flow = "bool-break"
+        plan.flow_var = ctx.fresh_local("stop", fn) if outputs else None
+    elif has_return:
+        plan.flow = "bool-return"
+        plan.flow_var = ctx.fresh_local("done", fn) if (outputs or plan.has_value) else None
+    if plan.has_value:
+        plan.result_var = ctx.fresh_local("returned", fn)
+
+    plan.params, plan.outputs, plan.is_async = params, outputs, is_async
+    plan.helper = ctx.fresh(_helper_base(_first_call_name(try_)))
+    _describe(plan, try_, fn)
+
+
+def _free_name_bound(ctx: _FileContext, fn: ast.AST, name: str) -> bool:
+    """Is free variable ``name`` certainly bound in the function that owns it when ``fn`` is
+    defined (and never deleted there)?"""
+    child = fn
+    for anc in ctx.ancestors(fn):
+        if isinstance(anc, FUNCTION_NODES):
+            table = find_function_table(ctx.table, anc)
+            if table is None:
+                return False
+            facts = scope_facts(table, anc)
+            if name in facts.locals:
+                stmt = child
+                bound = bound_before(anc, stmt)
+                return bound is not None and name in bound and name not in facts.deleted
+        if isinstance(anc, ast.stmt):
+            child = anc
+    return False
+
+
+def _identifiers(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    if isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, ast.keyword) and node.arg:
+        return [node.arg]
+    if isinstance(node, ast.alias):
+        return [node.asname or node.name]
+    return []
+
+
+def _describe(plan: _Plan, try_: ast.Try, fn: ast.AST) -> None:
+    """The call-site comment (seed 7.2) and the helper's docstring contract (seed 7.1)."""
+    logs_per_handler = _logs_per_handler(plan)
+    effects: list[str] = []
+    for h, logs in zip(try_.handlers, logs_per_handler, strict=True):
+        effects += [e for e in _handler_effects(h, logs) if e not in effects]
+    plan.comment = f"# errors handled in {plan.helper} ({', '.join(effects)})"
+    summaries = [_handler_summary(h, logs) for h, logs in zip(try_.handlers, logs_per_handler, strict=True)]
+    parts = []
+    if plan.flow == "str":
+        parts.append(f'``"break"``/``"return"`` when the loop must stop / ``{fn.name}`` must return, else None')
+    elif plan.flow == "bool-break":
+        parts.append("True when the loop must stop (``break``)")
+    elif plan.flow == "bool-return":
+        parts.append(f"True when ``{fn.name}`` must return")
+    if plan.has_value:
+        parts.append(f"the value ``{fn.name}`` returns then (else None)")
+    parts += [f"the new value of ``{o}``" for o in plan.outputs]
+    if not parts:
+        result = "Returns None: the loop goes on with the next item."
+    elif len(parts) == 1:
+        result = f"Returns {parts[0]}."
+    else:
+        result = "Returns a tuple: " + "; ".join(parts) + "."
+    handled = "Handled here: " + "; ".join(summaries) + ". Anything else propagates unchanged."
+    plan.docstring = [
+        f"Loop body of ``{fn.name}`` with its try/except (Result-style helper).",
+        "",
+        *textwrap.wrap(result, 88, break_on_hyphens=False, break_long_words=False),
+        *textwrap.wrap(handled, 88, break_on_hyphens=False, break_long_words=False),
+    ]
+
+
+def _logs_per_handler(plan: _Plan) -> list[bool]:
+    return [bool(logging_calls([h], plan.located_module)) for h in plan.located.try_.handlers]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rewriting (libcst)
+# ---------------------------------------------------------------------------------------------
+
+
+def _reindent(node: cst.CSTNode, delta: int) -> cst.CSTNode:
+    """Shift continuation lines inside brackets by ``delta`` spaces (a moved statement keeps
+    its own indentation relative to its block, but bracketed continuation lines are absolute)."""
+    if delta == 0:
+        return node
+
+    class _Shift(cst.CSTTransformer):
+        def leave_ParenthesizedWhitespace(self, original, updated):
+            text = updated.last_line.value
+            if delta > 0:
+                text = " " * delta + text
+            elif text.startswith(" " * -delta):
+                text = text[-delta:]
+            return updated.with_changes(last_line=cst.SimpleWhitespace(text))
+
+    return node.visit(_Shift())
+
+
+def _has_comment(line: cst.SimpleStatementLine) -> bool:
+    return line.trailing_whitespace.comment is not None or any(e.comment is not None for e in line.leading_lines)
+
+
+def _drop_tail(block: cst.IndentedBlock, kind: type) -> cst.IndentedBlock:
+    """Remove a trailing ``break``/``continue`` statement line (or turn it into ``pass``)."""
+    body = list(block.body)
+    if not body:
+        return block
+    last = body[-1]
+    if isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1 and isinstance(last.body[0], kind):
+        if _has_comment(last) or len(body) == 1:
+            body[-1] = last.with_changes(body=[cst.Pass()])
+        else:
+            body.pop()
+        return block.with_changes(body=body)
+    if isinstance(last, cst.If):
+        body[-1] = _drop_tail_if(last, kind)
+        return block.with_changes(body=body)
+    return block
+
+
+def _drop_tail_if(node: cst.If, kind: type) -> cst.If:
+    orelse = node.orelse
+    if isinstance(orelse, cst.If):
+        orelse = _drop_tail_if(orelse, kind)
+    elif isinstance(orelse, cst.Else):
+        orelse = orelse.with_changes(body=_drop_tail(orelse.body, kind))
+    return node.with_changes(body=_drop_tail(node.body, kind), orelse=orelse)
+
+
+class _ExitRewriter(cst.CSTTransformer):
+    """Inside the moved try: ``continue``/``break``/``return`` of the loop become helper returns."""
+
+    def __init__(self, plan: _Plan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.loop_depth = 0
+        self.scope_depth = 0
+
+    def visit_For_body(self, node) -> None:
+        self.loop_depth += 1
+
+    def leave_For_body(self, node) -> None:
+        self.loop_depth -= 1
+
+    def visit_While_body(self, node) -> None:
+        self.loop_depth += 1
+
+    def leave_While_body(self, node) -> None:
+        self.loop_depth -= 1
+
+    def visit_FunctionDef(self, node) -> None:
+        self.scope_depth += 1
+
+    def leave_FunctionDef(self, original, updated):
+        self.scope_depth -= 1
+        return updated
+
+    def visit_ClassDef(self, node) -> None:
+        self.scope_depth += 1
+
+    def leave_ClassDef(self, original, updated):
+        self.scope_depth -= 1
+        return updated
+
+    def leave_Continue(self, original, updated):
+        if self.loop_depth or self.scope_depth:
+            return updated
+        return _return_node(self.plan, "continue", None, updated.semicolon)
+
+    def leave_Break(self, original, updated):
+        if self.loop_depth or self.scope_depth:
+            return updated
+        return _return_node(self.plan, "break", None, updated.semicolon)
+
+    def leave_Return(self, original, updated):
+        if self.scope_depth:
+            return updated
+        return _return_node(self.plan, "return", updated.value, updated.semicolon)
+
+
+def _return_values(plan: _Plan, exit_kind: str, value: cst.BaseExpression | None) -> list[cst.BaseExpression]:
+    values: list[cst.BaseExpression] = []
+    if plan.flow == "str":
+        values.append(cst.Name("None") if exit_kind == "continue" else cst.SimpleString(f'"{exit_kind}"'))
+    elif plan.flow is not None:
+        target = "break" if plan.flow == "bool-break" else "return"
+        values.append(cst.Name("True" if exit_kind == target else "False"))
+    if plan.has_value:
+        if value is None:
+            value = cst.Name("None")
+        elif isinstance(value, cst.Tuple) and not value.lpar:
+            value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        values.append(value if exit_kind == "return" else cst.Name("None"))
+    placeholder = exit_kind == "return" and not plan.outputs_on_return
+    values += [cst.Name("None" if placeholder else o) for o in plan.outputs]
+    return values
+
+
+def _return_node(plan: _Plan, exit_kind: str, value, semicolon) -> cst.Return:
+    values = _return_values(plan, exit_kind, value)
+    if not values:
+        expr = None
+    elif len(values) == 1:
+        expr = values[0]
+    else:
+        expr = cst.Tuple([cst.Element(v) for v in values], lpar=[], rpar=[])
+    return cst.Return(value=expr, semicolon=semicolon)
+
+
+def _build_hoist(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -> cst.Try:
+    try_ = loop.body.body[0]
+    indent = len(module.default_indent)
+    handlers = [
+        _reindent(h.with_changes(body=_drop_tail(h.body, cst.Break)), -indent) for h in try_.handlers
+    ]
+    body_stmts = list(try_.body.body)
+    if try_.leading_lines:
+        body_stmts[0] = body_stmts[0].with_changes(leading_lines=[*try_.leading_lines, *body_stmts[0].leading_lines])
+    new_loop = loop.with_changes(
+        leading_lines=[],
+        body=cst.IndentedBlock(
+            body=body_stmts, header=loop.body.header, indent=loop.body.indent,
+            footer=[*try_.body.footer, *loop.body.footer],
+        ),
+    )
+    new_try = try_.with_changes(
+        leading_lines=loop.leading_lines,
+        body=cst.IndentedBlock(body=[new_loop], header=try_.body.header, indent=try_.body.indent),
+        handlers=handlers,
+    )
+    plan.logging_after = logging_calls(list(new_try.handlers), module)
+    return new_try
+
+
+def _build_extract(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -> tuple[cst.CSTNode, cst.FunctionDef]:
+    try_: cst.Try = loop.body.body[0]
+    indent = module.default_indent
+    nl = module.default_newline
+    config = module.config_for_parsing
+    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Continue)) for h in try_.handlers]
+    moved = try_.with_changes(leading_lines=[], handlers=handlers).visit(_ExitRewriter(plan))
+    moved = _reindent(moved, len(indent) - plan.located.column)
+
+    doc_lines = [plan.docstring[0]] + [(indent + line) if line else "" for line in plan.docstring[1:]]
+    docstring = '"""' + nl.join(doc_lines) + nl + indent + '"""'
+    header = f"{'async ' if plan.is_async else ''}def {plan.helper}({', '.join(plan.params)}):{nl}"
+    helper = cst.parse_statement(f"{header}{indent}{docstring}{nl}{indent}pass{nl}", config)
+    body = [helper.body.body[0], moved]
+    final = _return_values(plan, "continue", None)
+    if final:
+        body.append(cst.SimpleStatementLine([_return_node(plan, "continue", None, cst.MaybeSentinel.DEFAULT)]))
+    helper = helper.with_changes(
+        body=helper.body.with_changes(body=body),
+        leading_lines=[cst.EmptyLine(), cst.EmptyLine()],
+    )
+    plan.logging_after = logging_calls(list(moved.handlers), module)
+
+    call = f"{'await ' if plan.is_async else ''}{plan.helper}({', '.join(plan.params)})"
+    lhs = [v for v in (plan.flow_var, plan.result_var) if v] + plan.outputs
+    lines: list[str] = []
+    exit_stmt = "break" if plan.flow == "bool-break" else ("return" + (f" {plan.result_var}" if plan.has_value else ""))
+    if plan.flow in ("bool-break", "bool-return") and not lhs:
+        lines.append(f"if {call}:{nl}{indent}{exit_stmt}{nl}")
+    else:
+        lines.append(f"{', '.join(lhs)} = {call}{nl}" if lhs else f"{call}{nl}")
+        if plan.flow in ("bool-break", "bool-return"):
+            lines.append(f"if {plan.flow_var}:{nl}{indent}{exit_stmt}{nl}")
+        elif plan.flow == "str":
+            lines.append(f'if {plan.flow_var} == "break":{nl}{indent}break{nl}')
+            ret = f"return {plan.result_var}" if plan.has_value else "return"
+            lines.append(f'if {plan.flow_var} == "return":{nl}{indent}{ret}{nl}')
+    stmts = [cst.parse_statement(text, config) for text in lines]
+    comment = cst.EmptyLine(indent=True, comment=cst.Comment(plan.comment))
+    stmts[0] = stmts[0].with_changes(leading_lines=[*try_.leading_lines, comment])
+    new_loop = loop.with_changes(body=loop.body.with_changes(body=stmts))
+    return new_loop, helper
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, plans: list[_Plan], module: cst.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.by_loop = {id(p.located.loop): p for p in plans}
+        self.helpers: dict[int, list[cst.FunctionDef]] = {}
+        self.changed: list[cst.CSTNode] = []  # new top-level statements (helpers, rewritten ones)
+        # only statements on the way to a rewritten loop are entered: the rest is left untouched
+        self.on_path = {id(a) for p in plans for a in p.located.ancestors}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BaseStatement):
+            return id(node) in self.on_path
+        return True
+
+    def _rewrite(self, original, updated):
+        plan = self.by_loop.get(id(original))
+        if plan is None:
+            return updated
+        if plan.kind == "hoist":
+            return _build_hoist(plan, updated, self.module)
+        new_loop, helper = _build_extract(plan, updated, self.module)
+        self.helpers.setdefault(id(plan.located.top), []).append(helper)
+        return new_loop
+
+    def leave_For(self, original_node, updated_node):
+        return self._rewrite(original_node, updated_node)
+
+    def leave_While(self, original_node, updated_node):
+        return self._rewrite(original_node, updated_node)
+
+    def leave_Module(self, original_node, updated_node):
+        body = []
+        for orig, new in zip(original_node.body, updated_node.body, strict=True):
+            helpers = self.helpers.get(id(orig), [])
+            body.extend(helpers)
+            body.append(new)
+            self.changed.extend(helpers)
+            if new is not orig:
+                self.changed.append(new)
+        return updated_node.with_changes(body=body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def fix_perf203(
+    module: cst.Module, sites: list[Site], *, kinds: Iterable[str] = KINDS
+) -> tuple[cst.Module, list[SiteOutcome]]:
+    """Rewrite the PERF203 ``sites`` of ``module``; one outcome per site, in order.
+
+    ``kinds`` limits the rewrites tried (the command classes use one each). A site whose rewrite
+    cannot be proved behaviour-preserving is left untouched and reported with the reason.
+    """
+    kinds = tuple(kinds)
+    outcomes: list[SiteOutcome | None] = [None] * len(sites)
+    try:
+        ctx = _FileContext.build(module)
+    except (SyntaxError, ValueError) as exc:
+        return module, [SiteOutcome.skipped(s, f"file skipped: Python cannot parse it ({exc})") for s in sites]
+    found = _locate(module, ctx)
+
+    plans: list[_Plan] = []
+    for index, site in enumerate(sites):
+        located = found.get((site.line, site.col))
+        if located is None:
+            outcomes[index] = SiteOutcome.skipped(
+                site, f"no loop whose whole body is a try with its first handler at {site.line}:{site.col}"
+            )
+            continue
+        logs = logging_calls(list(located.try_.handlers), module)
+        pos_loop = ctx.ast_loops.get(located.line)
+        if pos_loop is None:
+            outcomes[index] = SiteOutcome.skipped(site, "internal: the loop was not found by ast", logging=logs)
+            continue
+        plan = _Plan(site, index, "", located, logs, module)
+        try:
+            plan.kind = _choose(ctx, pos_loop, plan, kinds)
+        except SkipSite as exc:
+            outcomes[index] = SiteOutcome.skipped(site, str(exc), logging=logs)
+            continue
+        plans.append(plan)
+
+    new_module, changed = module, []
+    while plans:
+        applier = _Apply(plans, module)
+        new_module, changed = module.visit(applier), applier.changed
+        broken = [p for p in plans if p.logging_after != p.logging]
+        if not broken:
+            break
+        for p in broken:
+            outcomes[p.index] = SiteOutcome.skipped(
+                p.site, "the rewrite would change the handlers' logging calls", logging=p.logging
+            )
+        plans = [p for p in plans if p not in broken]
+        new_module, changed = module, []
+    try:
+        for stmt in changed:  # top-level statements compile on their own; the rest is unchanged
+            compile(new_module.code_for_node(stmt), "<perf203>", "exec")
+    except SyntaxError as exc:  # a bug of ours: never hand out code that does not compile
+        return module, [
+            o if o is not None and o.status == "skipped" else SiteOutcome.skipped(
+                s, f"internal: the rewritten file did not compile ({exc.msg}); file left unchanged"
+            )
+            for s, o in zip(sites, outcomes, strict=True)
+        ]
+    for p in plans:
+        outcomes[p.index] = SiteOutcome.fixed(
+            p.site, p.kind, logging=p.logging,
+            detail=f"helper {p.helper}" if p.kind == "extract" else "try moved around the loop",
+        )
+    return new_module, outcomes  # type: ignore[return-value]
+
+
+def _choose(ctx: _FileContext, loop: ast.AST, plan: _Plan, kinds: tuple[str, ...]) -> str:
+    scope = _enclosing_scope(ctx, loop)
+    if isinstance(loop, ast.AsyncFor):
+        raise SkipSite("async for loop (ruff does not flag it)")
+    why_not_hoist = _plan_hoist(ctx, loop, scope) if "hoist" in kinds else "hoisting not requested"
+    if why_not_hoist is None:
+        return "hoist"
+    if "extract" not in kinds:
+        raise SkipSite(f"cannot hoist: {why_not_hoist}")
+    try:
+        _plan_extract(ctx, loop, scope, plan)
+    except SkipSite as exc:
+        if "hoist" in kinds and why_not_hoist not in ("a handler lets the loop continue",):
+            raise SkipSite(f"{exc} (and cannot hoist: {why_not_hoist})") from None
+        raise
+    return "extract"
