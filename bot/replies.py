@@ -27,6 +27,8 @@ def group_done(author: str | None, group: str, status: str, pr_number: int | Non
     who = f"@{author} " if author else ""
     if status in ("opened", "updated"):
         return f"{who}`{group}`: {status} #{pr_number} ({pr_url})."
+    if status == "closed":
+        return f"{who}`{group}`: {message}."
     if status == "blocked":
         link = f" on #{pr_number}" if pr_number else ""
         return f"{who}`{group}`: not updated{link}: {message}"
@@ -38,6 +40,11 @@ def group_done(author: str | None, group: str, status: str, pr_number: int | Non
 def group_failed(author: str | None, group: str, error: str) -> str:
     who = f"@{author} " if author else ""
     return (f"{who}`{group}`: the job failed: {error}. The details are in the worker's log; "
+            "comment the command again to retry.")
+
+
+def command_failed(author: str, command: str, error: str) -> str:
+    return (f"@{author} `{command}` failed: {error}. The details are in the worker's log; "
             "comment the command again to retry.")
 
 

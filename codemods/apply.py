@@ -32,7 +32,17 @@ def _skip_all(path: str, data: bytes, sites: list[Site], reason: str) -> FixResu
     return FixResult(path, text, text, [SiteOutcome.skipped(s, reason) for s in sites])
 
 
-def fix_file(path: str, data: bytes, sites: list[Site]) -> tuple[FixResult, bytes]:
+def _source_text(module: cst.Module, data: bytes) -> str | None:
+    """The text libcst parsed, without paying for a code generation (None if unsure)."""
+    try:
+        text = data.decode(module.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def fix_file(path: str, data: bytes, sites: list[Site], *,
+             line_length: int = 88) -> tuple[FixResult, bytes]:
     """Apply the codemod of the sites' rule; returns the result and the new file bytes.
 
     ``FixResult.source``/``new_source`` hold decoded text for reporting; the returned bytes are
@@ -56,11 +66,13 @@ def fix_file(path: str, data: bytes, sites: list[Site]) -> tuple[FixResult, byte
         return _skip_all(path, data, sites, "file skipped: indented with tabs (mixed indentation is unsafe to rewrite)"), data
     codemod = _codemod_for(rules.pop())
     try:
-        new_module, outcomes = codemod(module, list(sites))
+        source = _source_text(module, data)
+        new_module, outcomes = codemod(module, list(sites), line_length=line_length, source=source)
     except Exception as exc:  # a codemod bug must cost one file, not the job
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return _skip_all(path, data, sites, f"file skipped: internal codemod error ({detail})"), data
     if len(outcomes) != len(sites):
         return _skip_all(path, data, sites, "file skipped: internal codemod error (outcome count mismatch)"), data
     new_bytes = new_module.bytes
-    return FixResult(path, module.code, new_module.code, outcomes), new_bytes
+    return FixResult(path, source if source is not None else module.code, new_module.code,
+                     outcomes), new_bytes

@@ -280,14 +280,19 @@ def observe(
             args_after = normalise((args, kwargs))
     finally:
         sys.modules.pop(module_name, None)
+    # Memory addresses differ between any two runs, so they are masked in printed/logged text.
     return Observation(
         returned=returned,
-        raised=raised,
-        logs=tuple(handler.records),
-        stdout=stdout.getvalue(),
-        stderr=stderr.getvalue(),
+        raised=None if raised is None else (raised[0], _mask(raised[1])),
+        logs=tuple((name, level, _mask(message), exc) for name, level, message, exc in handler.records),
+        stdout=_mask(stdout.getvalue()),
+        stderr=_mask(stderr.getvalue()),
         args_after=args_after,
     )
+
+
+def _mask(text: str) -> str:
+    return _ADDRESS.sub(" at 0x?", text)
 
 
 def _split_input(item) -> tuple[tuple, dict]:

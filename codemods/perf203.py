@@ -17,6 +17,7 @@ byte outside the rewritten loops stays as it was.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import symtable
 import textwrap
@@ -27,7 +28,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .outcome import Site, SiteOutcome
-from .perf203_flow import handlers_may_catch, iteration_exceptions, leaves_loop, module_bindings, tail_breaks
+from .perf203_flow import handlers_may_catch, iteration_exceptions, leaves_loop, tail_breaks
 from .perf203_logging import logging_calls
 from .perf203_scope import (
     FUNCTION_NODES,
@@ -240,7 +241,8 @@ def find_perf203_sites(source: str, path: str = "<string>") -> list[Site]:
             try_ = node.body[0]
             if not try_.handlers:
                 continue
-            if any(isinstance(n, (ast.Break, ast.Continue)) for n in own_statements(try_.body)):
+            # like ruff: any break/continue in the try body, nested loops included, exempts it
+            if any(isinstance(n, (ast.Break, ast.Continue)) for n in own_statements(try_.body, into_loops=True)):
                 continue
             handler = try_.handlers[0]
             line = source.splitlines()[handler.lineno - 1]
@@ -267,13 +269,16 @@ class _FileContext:
     fn_names: dict[int, set[str]] = field(default_factory=dict)  # per function: identifiers in it
 
     @classmethod
-    def build(cls, module: cst.Module) -> _FileContext:
-        source = module.code
+    def build(cls, module: cst.Module, source: str | None = None) -> _FileContext:
+        source = module.code if source is None else source
         tree = ast.parse(source)
         parents: dict[int, ast.AST] = {}
         loops: dict[int, ast.AST] = {}
         taken: set[str] = set()
+        stored: set[str] = set()  # names bound somewhere (a builtin rebound there is not the builtin)
         for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                stored.add(node.id)
             for child in ast.iter_child_nodes(node):
                 parents[id(child)] = node
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and len(node.body) == 1 and isinstance(
@@ -285,13 +290,13 @@ class _FileContext:
             elif isinstance(node, ast.Attribute):
                 taken.add(node.attr)
             elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
-                taken.add(node.name)
+                stored.add(node.name)
             elif isinstance(node, ast.arg):
-                taken.add(node.arg)
+                stored.add(node.arg)
             elif isinstance(node, ast.alias):
-                taken.add((node.asname or node.name).split(".")[0])
+                stored.add((node.asname or node.name).split(".")[0])
         table = symtable.symtable(source, "<perf203>", "exec")
-        return cls(module, source, tree, table, parents, loops, module_bindings(tree), taken)
+        return cls(module, source, tree, table, parents, loops, stored, taken | stored)
 
     def fresh(self, base: str) -> str:
         """``base`` or ``base_2``, ``base_3``… — a name used nowhere in the file."""
@@ -342,6 +347,8 @@ class _Plan:
     flow_var: str | None = None
     result_var: str | None = None
     has_value: bool = False
+    in_async: bool = False  # the loop is inside an ``async def``
+    line_length: int = 88
     outputs_on_return: bool = True  # False: a ``return`` exit hands back None for the locals
     comment: str = ""
     docstring: list[str] = field(default_factory=list)
@@ -409,9 +416,10 @@ def _first_call_name(try_: ast.Try) -> str:
             _UNINFORMATIVE_METHODS if is_method else _UNINFORMATIVE_FUNCTIONS
         ):
             return name
-    for name, _ in calls:
-        if name and not name.startswith("__") and name not in ("append", "extend", "add", "update", "sleep"):
-            return name
+    for avoid in (("append", "extend", "add", "update", "sleep"), ("append", "extend", "add", "update")):
+        for name, _ in calls:
+            if name and not name.startswith("__") and name not in avoid:
+                return name
     return "iteration"
 
 
@@ -459,30 +467,75 @@ def _plan_hoist(ctx: _FileContext, loop: ast.AST, scope: ast.AST) -> str | None:
         facts_deleted = {t.id for n in ast.walk(fn) if isinstance(n, ast.Delete) for t in n.targets
                          if isinstance(t, ast.Name)}
         for name in expression_reads(head):
+            if _is_builtin(name.id, ctx):
+                continue
             if name.id not in bound or name.id in facts_deleted:
                 raised = None
-    if raised is not None and fn is None:
-        raised = None if expression_reads(head) else raised
+    if raised is not None and fn is None and any(not _is_builtin(n.id, ctx) for n in expression_reads(head)):
+        raised = None
     if handlers_may_catch(try_.handlers, raised, ctx.tree, ctx.shadowed):
         what = "the while test" if isinstance(loop, ast.While) else "iterating"
         return f"{what} might raise an exception the handlers catch"
     return None
 
 
-def _stale_on_escape(ctx: _FileContext, loop: ast.AST, fn: ast.AST) -> bool:
-    """Is the loop inside a try/with of its function (so code may run after an exception
-    escapes the loop and read names the helper had not yet handed back)?"""
+def _is_builtin(name: str, ctx: _FileContext) -> bool:
+    return name not in ctx.shadowed and hasattr(builtins, name)
+
+
+def _exposed_reads(stmts: list[ast.stmt]) -> set[str]:
+    """Names ``stmts`` may read before binding them themselves (their values come from before)."""
+    names: set[str] = set()
+
+    def on_read(name: ast.Name, bound: frozenset) -> None:
+        if name.id not in bound:
+            names.add(name.id)
+
+    walker = BindingWalker(on_read=on_read)
+    walker.loop_depth = 1  # break/continue here belong to loops outside: nothing to record
+    walker.block(stmts, frozenset())
+    return names
+
+
+def _reads_after_statement(ctx: _FileContext, fn: ast.AST, node: ast.AST) -> set[str]:
+    """Names code running after statement ``node`` completes may read before rebinding them:
+    the rest of every enclosing block, enclosing loops run again, sibling try blocks."""
+    names: set[str] = set()
+    child = node
+    for anc in ctx.ancestors(node):
+        for block in _ast_child_blocks(anc) if anc is not fn else [fn.body]:
+            if child in block:
+                names |= _exposed_reads(block[block.index(child) + 1:])
+            elif isinstance(anc, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                names |= _exposed_reads(block)
+        if anc is fn:
+            break
+        if isinstance(anc, LOOP_NODES):
+            names |= _exposed_reads([anc])
+        child = anc
+    return names
+
+
+def _escape_readers(ctx: _FileContext, loop: ast.AST, fn: ast.AST, *, returning: bool = False) -> set[str]:
+    """Names that code of ``fn`` may still read after an exception (or, with ``returning``, a
+    ``return``) leaves the loop body: enclosing handlers and what follows them, ``finally``
+    blocks, code after a ``with`` that may swallow the exception."""
+    names: set[str] = set()
     child = loop
     for anc in ctx.ancestors(loop):
         if anc is fn:
-            return False
-        if isinstance(anc, (ast.With, ast.AsyncWith)):
-            return True
+            break
         if isinstance(anc, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-            if anc.finalbody or (anc.handlers and child in anc.body):
-                return True
+            if anc.finalbody:
+                names |= _exposed_reads(anc.finalbody)
+            if not returning and anc.handlers and child in anc.body:
+                for handler in anc.handlers:
+                    names |= _exposed_reads(handler.body)
+                names |= _reads_after_statement(ctx, fn, anc)
+        if isinstance(anc, (ast.With, ast.AsyncWith)) and not returning:
+            names |= _reads_after_statement(ctx, fn, anc)
         child = anc
-    return False
+    return names
 
 
 def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan) -> None:  # noqa: C901
@@ -500,11 +553,12 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
 
     if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body_nodes):
         raise SkipSite("the try contains yield: a helper cannot yield for the generator")
-    for n in body_nodes:
+    for n in ast.walk(try_):  # nested lambdas/defs too: they would lose the method's __class__ cell
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "super" and not n.args:
             raise SkipSite("zero-argument super() in the try fails in a helper outside the class")
         if isinstance(n, ast.Name) and n.id == "__class__":
             raise SkipSite("__class__ in the try is only defined inside the class's methods")
+    for n in body_nodes:
         if isinstance(n, (ast.Global, ast.Nonlocal)):
             raise SkipSite("global/nonlocal statement inside the try")
     if in_class:
@@ -565,23 +619,9 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
 
     # names read after the try: after the loop, in enclosing loops, in the while test / loop else
     try_ids = {id(n) for n in ast.walk(try_)}
-    end = (loop.end_lineno, loop.end_col_offset)
-    reads_after: set[str] = set()
-    for n in ast.walk(fn):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del)):
-            if (n.lineno, n.col_offset) >= end:
-                reads_after.add(n.id)
-    for anc in ctx.ancestors(loop):
-        if anc is fn:
-            break
-        if isinstance(anc, LOOP_NODES):
-            reads_after |= {
-                n.id for n in ast.walk(anc)
-                if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Load, ast.Del)) and id(n) not in try_ids
-            }
-    extra = [loop.test] if isinstance(loop, ast.While) else []
-    for part in [*extra, *loop.orelse]:
-        reads_after |= {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+    reads_after = _reads_after_statement(ctx, fn, loop) | _exposed_reads(loop.orelse)
+    if isinstance(loop, ast.While):
+        reads_after |= {n.id for n in expression_reads(loop.test)}
     # names read by closures defined anywhere else in the function see the function's variable
     inside_try = deferred_scopes([try_])
     inside_ids = {id(d) for d in inside_try}
@@ -612,9 +652,10 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
             f"the exception name {', '.join(sorted(unbinds))} is also used outside its handler "
             "(Python unbinds it when the handler ends)"
         )
-    if outputs and set(outputs) & reads_after and _stale_on_escape(ctx, loop, fn):
+    stale = set(outputs) & _escape_readers(ctx, loop, fn) if outputs else set()
+    if stale:
         raise SkipSite(
-            f"{', '.join(o for o in outputs if o in reads_after)} would not be handed back when an exception "
+            f"{', '.join(o for o in outputs if o in stale)} would not be handed back when an exception "
             "escapes the helper, and an enclosing try/with may read it"
         )
     if try_.finalbody:
@@ -654,11 +695,15 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
     # After ``return`` the caller's locals are dead unless an enclosing try/with can still run code.
     return_bounds = [b for kind, _, b in exits if kind == "return"]
     plan.outputs_on_return = all(o in params or o in b for o in outputs for b in return_bounds)
-    if not plan.outputs_on_return and _stale_on_escape(ctx, loop, fn):
+    if not plan.outputs_on_return and set(outputs) & _escape_readers(ctx, loop, fn, returning=True):
         raise SkipSite("a name handed back may be unbound at a return inside the try, and an enclosing try/with "
                        "may read it")
     order = read_order + bound_order
-    params = sorted(params, key=lambda n: (n not in ("self", "cls"), order.index(n)))
+    params = sorted(params, key=lambda n: (
+        n not in ("self", "cls"),
+        loop_targets.index(n) if n in loop_targets else len(loop_targets),
+        order.index(n),
+    ))
 
     # -- control flow ------------------------------------------------------------------------
     kinds = {kind for kind, _, _ in exits}
@@ -720,9 +765,11 @@ def _identifiers(node: ast.AST) -> list[str]:
 def _describe(plan: _Plan, try_: ast.Try, fn: ast.AST) -> None:
     """The call-site comment (seed 7.2) and the helper's docstring contract (seed 7.1)."""
     logs_per_handler = _logs_per_handler(plan)
-    effects: list[str] = []
-    for h, logs in zip(try_.handlers, logs_per_handler, strict=True):
-        effects += [e for e in _handler_effects(h, logs) if e not in effects]
+    order = ["logged", "re-raised", "raises", "returns", "loop stops", "loop continues", "handled"]
+    effects = sorted(
+        {e for h, logs in zip(try_.handlers, logs_per_handler, strict=True) for e in _handler_effects(h, logs)},
+        key=order.index,
+    )
     plan.comment = f"# errors handled in {plan.helper} ({', '.join(effects)})"
     summaries = [_handler_summary(h, logs) for h, logs in zip(try_.handlers, logs_per_handler, strict=True)]
     parts = []
@@ -742,12 +789,21 @@ def _describe(plan: _Plan, try_: ast.Try, fn: ast.AST) -> None:
     else:
         result = "Returns a tuple: " + "; ".join(parts) + "."
     handled = "Handled here: " + "; ".join(summaries) + ". Anything else propagates unchanged."
+    width = plan.line_length - len(plan.located_module.default_indent)
+    summary = f"One iteration of ``{fn.name}``'s loop, errors handled (Result-style helper)."
+    intro: list[str] = []
+    if len(summary) + 3 > width:
+        summary = "One loop iteration with its error handling (Result-style helper)."
+        intro = [f"Called from the loop in ``{fn.name}``."]
     plan.docstring = [
-        f"Loop body of ``{fn.name}`` with its try/except (Result-style helper).",
+        summary,
         "",
-        *textwrap.wrap(result, 88, break_on_hyphens=False, break_long_words=False),
-        *textwrap.wrap(handled, 88, break_on_hyphens=False, break_long_words=False),
+        *intro,
+        *textwrap.wrap(result, width, break_on_hyphens=False, break_long_words=False),
+        *textwrap.wrap(handled, width, break_on_hyphens=False, break_long_words=False),
     ]
+    if plan.located.column + len(plan.comment) > plan.line_length:
+        plan.comment = f"# errors handled in {plan.helper}"
 
 
 def _logs_per_handler(plan: _Plan) -> list[bool]:
@@ -759,30 +815,13 @@ def _logs_per_handler(plan: _Plan) -> list[bool]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _reindent(node: cst.CSTNode, delta: int) -> cst.CSTNode:
-    """Shift continuation lines inside brackets by ``delta`` spaces (a moved statement keeps
-    its own indentation relative to its block, but bracketed continuation lines are absolute)."""
-    if delta == 0:
-        return node
-
-    class _Shift(cst.CSTTransformer):
-        def leave_ParenthesizedWhitespace(self, original, updated):
-            text = updated.last_line.value
-            if delta > 0:
-                text = " " * delta + text
-            elif text.startswith(" " * -delta):
-                text = text[-delta:]
-            return updated.with_changes(last_line=cst.SimpleWhitespace(text))
-
-    return node.visit(_Shift())
-
-
 def _has_comment(line: cst.SimpleStatementLine) -> bool:
     return line.trailing_whitespace.comment is not None or any(e.comment is not None for e in line.leading_lines)
 
 
-def _drop_tail(block: cst.IndentedBlock, kind: type) -> cst.IndentedBlock:
-    """Remove a trailing ``break``/``continue`` statement line (or turn it into ``pass``)."""
+def _drop_tail(block: cst.IndentedBlock, kind: type, *, nested: bool = True) -> cst.IndentedBlock:
+    """Remove a trailing ``break``/``continue`` statement line (or turn it into ``pass``);
+    with ``nested``, also at the end of a trailing ``if``/``elif``/``else``."""
     body = list(block.body)
     if not body:
         return block
@@ -793,7 +832,7 @@ def _drop_tail(block: cst.IndentedBlock, kind: type) -> cst.IndentedBlock:
         else:
             body.pop()
         return block.with_changes(body=body)
-    if isinstance(last, cst.If):
+    if isinstance(last, cst.If) and nested:
         body[-1] = _drop_tail_if(last, kind)
         return block.with_changes(body=body)
     return block
@@ -890,10 +929,9 @@ def _return_node(plan: _Plan, exit_kind: str, value, semicolon) -> cst.Return:
 
 def _build_hoist(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -> cst.Try:
     try_ = loop.body.body[0]
-    indent = len(module.default_indent)
-    handlers = [
-        _reindent(h.with_changes(body=_drop_tail(h.body, cst.Break)), -indent) for h in try_.handlers
-    ]
+    # libcst stores indentation relative to the enclosing block (bracketed continuation lines
+    # included, ``ParenthesizedWhitespace.indent``), so moved nodes re-indent themselves.
+    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Break)) for h in try_.handlers]
     body_stmts = list(try_.body.body)
     if try_.leading_lines:
         body_stmts[0] = body_stmts[0].with_changes(leading_lines=[*try_.leading_lines, *body_stmts[0].leading_lines])
@@ -918,14 +956,15 @@ def _build_extract(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -
     indent = module.default_indent
     nl = module.default_newline
     config = module.config_for_parsing
-    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Continue)) for h in try_.handlers]
+    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Continue, nested=False)) for h in try_.handlers]
     moved = try_.with_changes(leading_lines=[], handlers=handlers).visit(_ExitRewriter(plan))
-    moved = _reindent(moved, len(indent) - plan.located.column)
 
     doc_lines = [plan.docstring[0]] + [(indent + line) if line else "" for line in plan.docstring[1:]]
     docstring = '"""' + nl.join(doc_lines) + nl + indent + '"""'
-    header = f"{'async ' if plan.is_async else ''}def {plan.helper}({', '.join(plan.params)}):{nl}"
-    helper = cst.parse_statement(f"{header}{indent}{docstring}{nl}{indent}pass{nl}", config)
+    limit = plan.line_length
+    header = _wrap_call(0, f"{'async ' if plan.is_async else ''}def {plan.helper}(", plan.params, "):", limit,
+                        indent, nl)
+    helper = cst.parse_statement(f"{header}{nl}{indent}{docstring}{nl}{indent}pass{nl}", config)
     body = [helper.body.body[0], moved]
     final = _return_values(plan, "continue", None)
     if final:
@@ -936,14 +975,17 @@ def _build_extract(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -
     )
     plan.logging_after = logging_calls(list(moved.handlers), module)
 
-    call = f"{'await ' if plan.is_async else ''}{plan.helper}({', '.join(plan.params)})"
+    column = plan.located.column
+    callee = f"{'await ' if plan.is_async else ''}{plan.helper}("
     lhs = [v for v in (plan.flow_var, plan.result_var) if v] + plan.outputs
     lines: list[str] = []
     exit_stmt = "break" if plan.flow == "bool-break" else ("return" + (f" {plan.result_var}" if plan.has_value else ""))
     if plan.flow in ("bool-break", "bool-return") and not lhs:
-        lines.append(f"if {call}:{nl}{indent}{exit_stmt}{nl}")
+        call = _wrap_call(column, f"if {callee}", plan.params, "):", limit, indent, nl)
+        lines.append(f"{call}{nl}{indent}{exit_stmt}{nl}")
     else:
-        lines.append(f"{', '.join(lhs)} = {call}{nl}" if lhs else f"{call}{nl}")
+        target = f"{', '.join(lhs)} = " if lhs else ""
+        lines.append(_wrap_call(column, f"{target}{callee}", plan.params, ")", limit, indent, nl) + nl)
         if plan.flow in ("bool-break", "bool-return"):
             lines.append(f"if {plan.flow_var}:{nl}{indent}{exit_stmt}{nl}")
         elif plan.flow == "str":
@@ -957,13 +999,48 @@ def _build_extract(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -
     return new_loop, helper
 
 
+def _compile_alone(plan: _Plan, node: cst.CSTNode, module: cst.Module) -> None:
+    """Compile one generated statement: a helper as is, a rewritten loop inside a function of
+    the same kind as the one it lives in (so ``return``/``await`` stay legal)."""
+    code = module.code_for_node(node)
+    if not isinstance(node, cst.FunctionDef):
+        prefix = "async def _check():" if plan.in_async else "def _check():"
+        code = prefix + "\n" + "".join(f"    {line}\n" for line in code.splitlines())
+    try:
+        compile(code, "<perf203>", "exec")
+    except SyntaxError:
+        # e.g. ``nonlocal`` needs the real enclosing function: check the whole file instead
+        compile(module.code, "<perf203>", "exec")
+
+
+def _wrap_call(column: int, head: str, args: list[str], tail: str, limit: int, indent: str, nl: str) -> str:
+    """``head`` + args + ``tail`` on one line when it fits, else black's two shapes: all
+    arguments on one indented line, or one per line with a trailing comma."""
+    one = f"{head}{', '.join(args)}{tail}"
+    if column + len(one) <= limit or not args:
+        return one
+    inner = ", ".join(args)
+    if column + len(indent) + len(inner) <= limit:
+        return f"{head}{nl}{indent}{inner}{nl}{tail}"
+    return f"{head}{nl}" + "".join(f"{indent}{a},{nl}" for a in args) + tail
+
+
+def _blank_lines_before(stmt: cst.CSTNode) -> int:
+    count = 0
+    for line in getattr(stmt, "leading_lines", ()):
+        if line.comment is not None:
+            break
+        count += 1
+    return count
+
+
 class _Apply(cst.CSTTransformer):
     def __init__(self, plans: list[_Plan], module: cst.Module) -> None:
         super().__init__()
         self.module = module
         self.by_loop = {id(p.located.loop): p for p in plans}
         self.helpers: dict[int, list[cst.FunctionDef]] = {}
-        self.changed: list[cst.CSTNode] = []  # new top-level statements (helpers, rewritten ones)
+        self.changed: list[tuple[_Plan, cst.CSTNode]] = []  # every new loop/try and helper
         # only statements on the way to a rewritten loop are entered: the rest is left untouched
         self.on_path = {id(a) for p in plans for a in p.located.ancestors}
 
@@ -977,9 +1054,12 @@ class _Apply(cst.CSTTransformer):
         if plan is None:
             return updated
         if plan.kind == "hoist":
-            return _build_hoist(plan, updated, self.module)
+            new_node = _build_hoist(plan, updated, self.module)
+            self.changed.append((plan, new_node))
+            return new_node
         new_loop, helper = _build_extract(plan, updated, self.module)
         self.helpers.setdefault(id(plan.located.top), []).append(helper)
+        self.changed += [(plan, new_loop), (plan, helper)]
         return new_loop
 
     def leave_For(self, original_node, updated_node):
@@ -992,11 +1072,13 @@ class _Apply(cst.CSTTransformer):
         body = []
         for orig, new in zip(original_node.body, updated_node.body, strict=True):
             helpers = self.helpers.get(id(orig), [])
+            if helpers and not body:  # first statement of the file: no blank lines above the helper
+                helpers[0] = helpers[0].with_changes(leading_lines=[])
+            if helpers and _blank_lines_before(new) < 2:
+                new = new.with_changes(leading_lines=[cst.EmptyLine()] * (2 - _blank_lines_before(new))
+                                       + list(new.leading_lines))
             body.extend(helpers)
             body.append(new)
-            self.changed.extend(helpers)
-            if new is not orig:
-                self.changed.append(new)
         return updated_node.with_changes(body=body)
 
 
@@ -1006,17 +1088,24 @@ class _Apply(cst.CSTTransformer):
 
 
 def fix_perf203(
-    module: cst.Module, sites: list[Site], *, kinds: Iterable[str] = KINDS
+    module: cst.Module,
+    sites: list[Site],
+    *,
+    kinds: Iterable[str] = KINDS,
+    line_length: int = 88,
+    source: str | None = None,
 ) -> tuple[cst.Module, list[SiteOutcome]]:
     """Rewrite the PERF203 ``sites`` of ``module``; one outcome per site, in order.
 
     ``kinds`` limits the rewrites tried (the command classes use one each). A site whose rewrite
     cannot be proved behaviour-preserving is left untouched and reported with the reason.
+    Generated lines are wrapped black-style to ``line_length`` (the repo's formatter setting).
+    ``source`` (``module.code``, when the caller already has it) saves one code generation.
     """
     kinds = tuple(kinds)
     outcomes: list[SiteOutcome | None] = [None] * len(sites)
     try:
-        ctx = _FileContext.build(module)
+        ctx = _FileContext.build(module, source)
     except (SyntaxError, ValueError) as exc:
         return module, [SiteOutcome.skipped(s, f"file skipped: Python cannot parse it ({exc})") for s in sites]
     found = _locate(module, ctx)
@@ -1034,7 +1123,7 @@ def fix_perf203(
         if pos_loop is None:
             outcomes[index] = SiteOutcome.skipped(site, "internal: the loop was not found by ast", logging=logs)
             continue
-        plan = _Plan(site, index, "", located, logs, module)
+        plan = _Plan(site, index, "", located, logs, module, line_length=line_length)
         try:
             plan.kind = _choose(ctx, pos_loop, plan, kinds)
         except SkipSite as exc:
@@ -1056,8 +1145,8 @@ def fix_perf203(
         plans = [p for p in plans if p not in broken]
         new_module, changed = module, []
     try:
-        for stmt in changed:  # top-level statements compile on their own; the rest is unchanged
-            compile(new_module.code_for_node(stmt), "<perf203>", "exec")
+        for plan, node in changed:  # everything else is unchanged source that compiled before
+            _compile_alone(plan, node, new_module)
     except SyntaxError as exc:  # a bug of ours: never hand out code that does not compile
         return module, [
             o if o is not None and o.status == "skipped" else SiteOutcome.skipped(
@@ -1075,6 +1164,7 @@ def fix_perf203(
 
 def _choose(ctx: _FileContext, loop: ast.AST, plan: _Plan, kinds: tuple[str, ...]) -> str:
     scope = _enclosing_scope(ctx, loop)
+    plan.in_async = isinstance(scope, ast.AsyncFunctionDef)
     if isinstance(loop, ast.AsyncFor):
         raise SkipSite("async for loop (ruff does not flag it)")
     why_not_hoist = _plan_hoist(ctx, loop, scope) if "hoist" in kinds else "hoisting not requested"

@@ -14,7 +14,7 @@ import builtins
 import importlib
 import sys
 
-from .perf203_scope import FUNCTION_NODES, target_names
+from .perf203_scope import target_names
 
 ANY = None  # "might raise any exception"
 
@@ -43,21 +43,6 @@ def tail_breaks(stmts: list[ast.stmt]) -> list[ast.Break]:
     if isinstance(last, ast.If):
         return tail_breaks(last.body) + tail_breaks(last.orelse)
     return []
-
-
-def module_bindings(tree: ast.Module) -> set[str]:
-    """Every name bound anywhere at module level (shadowing a builtin there breaks our proofs)."""
-    names: set[str] = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-            names.add(n.id)
-        elif isinstance(n, (*FUNCTION_NODES, ast.ClassDef)):
-            names.add(n.name)
-        elif isinstance(n, ast.alias):
-            names.add((n.asname or n.name).split(".")[0])
-        elif isinstance(n, ast.arg):
-            names.add(n.arg)
-    return names
 
 
 def _value_kind(value: ast.AST, shadowed: set[str]) -> str | None:

@@ -89,6 +89,21 @@ def expression_reads(node: ast.AST) -> list[ast.Name]:
                 else:
                     visit(n.elt, inner)
                 return
+            if isinstance(n, (ast.Lambda, *FUNCTION_NODES)):
+                # defaults, decorators and annotations are evaluated where the def/lambda is
+                args = n.args
+                outer = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+                if isinstance(n, FUNCTION_NODES):
+                    outer += [*n.decorator_list, n.returns]
+                    outer += [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                                     args.vararg, args.kwarg] if a is not None]
+                for expr in outer:
+                    if expr is not None:
+                        visit(expr, shadowed)
+                body = n.body if isinstance(n, FUNCTION_NODES) else [n.body]
+                for child in body:
+                    visit(child, inner)
+                return
             for child in ast.iter_child_nodes(n):
                 visit(child, inner)
             return
@@ -469,11 +484,21 @@ def deferred_scopes(stmts: list[ast.AST]) -> list[ast.AST]:
 
 
 def captured_names(node: ast.AST) -> set[str]:
-    """Names a nested scope reads from outside itself (over-approximated from its Name nodes)."""
+    """Names a nested scope reads *later*, from outside itself (over-approximated). Default
+    values and a generator's first iterable are evaluated at once, so they are not captures."""
+    if isinstance(node, ast.Lambda):
+        return {n.id for n in expression_reads(node.body)} - _scope_own_names(node)
     if isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
         own = _scope_own_names(node) if not isinstance(node, ast.ClassDef) else _class_body_names(node)
-        body_reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        body_reads = {
+            n.id for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
         return body_reads - own
+    if isinstance(node, ast.GeneratorExp):
+        immediate = {id(n) for n in ast.walk(node.generators[0].iter)}
+        return {n.id for n in expression_reads(node) if id(n) not in immediate} | set(
+            walrus_targets(node, definite_only=False)
+        )
     return {n.id for n in expression_reads(node)} | set(walrus_targets(node, definite_only=False))
 
 

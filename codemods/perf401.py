@@ -2,13 +2,38 @@
 
 Only the sites ruff reported are touched; every site gets one outcome: ``fixed`` with the rewrite
 kind (``comprehension`` | ``extend``) or ``skipped`` with the reason a human reviewer needs. The
-analysis is local to the scope around the loop (no whole-module ScopeProvider), so the cost grows
-with the number of sites, not the size of the file.
+analysis is local to the scope around the loop (``ast`` to find the call, a walk of the enclosing
+function for names; no whole-module ScopeProvider), so the cost grows with the number of sites.
+
+Decisions, each backed by an example in ``RewriteAppendLoopCommand`` and a differential test:
+
+* ``out = [...]`` replaces ``out = []`` + loop only when nothing can observe ``out`` in between or
+  while it is half-built: no closure/generator reads it, and no enclosing ``try``/``with`` can
+  stop an exception and let code outside the loop's normal continuation read it (``with`` counts:
+  ``contextlib.suppress`` exists). Otherwise ``out.extend(<genexpr>)``: CPython's
+  ``list.extend`` appends a generator's items one by one, so a failure part-way leaves exactly the
+  items the loop would have appended (measured, and checked with raising iterables).
+* ``extend`` needs ``out`` to be a list: every binding that can reach the loop is a list display,
+  a list comprehension, or the builtin ``list(...)``/``sorted(...)``; a parameter, ``deque()`` or
+  ``Collector()`` is skipped, because their ``extend`` may differ from repeated ``append``.
+* ``await`` in the value/test, or ``async for``: only a list comprehension can hold them, so the
+  rewrite is ``[... async for ...]`` / ``[await ... for ...]``, and ``extend([...])`` only when the
+  half-built list is unobservable (it is built before extending); otherwise skipped.
+* ``next()`` in the value/test: a StopIteration escaping a generator expression becomes
+  RuntimeError (PEP 479), so such loops get ``extend([...])`` when private, else are skipped.
+  A StopIteration leaking from a deeper helper call is not detected (same residual as ruff).
+* Type checkers (case 20): the comprehension is preferred; when ``extend`` is used on a fresh
+  ``out = []`` nothing is lost compared to ``append`` (mypy's partial types accept both,
+  pyright infers ``list[Unknown]`` either way), so no annotation is invented.
+* Known, accepted differences: a lambda created in a comprehension has ``<listcomp>`` in its
+  ``__qualname__``; reading a never-assigned local inside the value raises NameError instead of
+  UnboundLocalError; comprehension frames appear in tracebacks.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +92,11 @@ R_YIELD = "`yield` inside the loop would end up inside a comprehension (SyntaxEr
 R_WALRUS_TARGET = "`:=` rebinds the loop variable `{name}`; that is a SyntaxError inside a comprehension"
 R_WALRUS_ITER = "`:=` in the iterable is a SyntaxError in a comprehension's iterable"
 R_SCOPE_CALL = "`{call}()` in the loop depends on the scope it runs in; a comprehension is a new scope"
+R_SCOPE_WIDE = "`{call}()` in this function can see every local, including the loop variable a comprehension would hide"
+R_STOP_ITERATION = (
+    "`next()` in the loop may raise StopIteration, which a generator expression turns into "
+    "RuntimeError (PEP 479), and the half-built list is observable here"
+)
 R_ASYNC_PARTIAL = (
     "async loop: `extend([... async for ...])` builds the whole list before adding it, and the half-built "
     "list `{receiver}` is observable if the loop fails part-way"
@@ -120,7 +150,8 @@ class _Locator:
     def __init__(self, module: cst.Module, source: str | None) -> None:
         self.module = module
         self.source = source if source is not None else module.code
-        self.lines = self.source.splitlines()
+        # Only \r\n, \r and \n end lines for the tokenizer; str.splitlines also splits on \f etc.
+        self.lines = re.split(r"\r\n|\r|\n", self.source)
         self.tree = ast.parse(self.source)
         self.columns: dict[int, int] = {}  # id(libcst For) -> its indentation width
         self.calls: dict[tuple[int, int], list] = {}
@@ -270,18 +301,6 @@ def find_candidate_sites(module: cst.Module, path: str = "<module>", *, source: 
             call = stmt.value
             sites.append(Site(path, call.lineno, locator.char_col(call.lineno, call.col_offset) + 1, "PERF401"))
     return sorted(sites)
-
-
-def _enclosing_loop(call: cst.Call, ancestors: Sequence[cst.CSTNode]) -> cst.For | None:
-    """The `for` whose body reduces to exactly this call (via ifs), else None."""
-    for node in reversed(ancestors):
-        if isinstance(node, cst.For):
-            first = _loop_body_first(node)
-            found, _ = _append_call_shape(first) if first is not None else (None, [])
-            return node if found is call else None
-        if isinstance(node, (cst.While, *_SCOPES)):
-            return None
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,7 +637,12 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
 
 
 def _live_after(loop: cst.For, ancestors: Sequence[cst.CSTNode], root: cst.CSTNode, names: set[str]) -> str | None:
-    """The first loop-target name that may be read after the loop, or None."""
+    """The first loop-target name that may be read after the loop (before a rebinding), or None.
+
+    Walks outwards: the rest of each enclosing block, then whatever can run next from the
+    enclosing statement — the top of an enclosing loop's body (next round), its `else`, and a
+    `try`'s handlers, `else` and `finally`.
+    """
     alive = set(names)
     for compound, _owner, statements, position in _ascend(ancestors, loop, root):
         read, alive = _scan_reads(statements[position + 1 :], alive)
@@ -626,15 +650,30 @@ def _live_after(loop: cst.For, ancestors: Sequence[cst.CSTNode], root: cst.CSTNo
             return _first_ref(statements[position + 1 :], names)
         if not alive:
             return None
-        if isinstance(compound, (cst.For, cst.While, cst.Try, cst.TryStar)):
-            # The enclosing loop repeats / handlers and finally can run after us: any mention counts.
-            for name in sorted(alive):
-                if any(
-                    n.value == name and not any(p is loop for p in path)
-                    for n, path, _ in _names_in(compound)
-                ):
-                    return name
+        for block, block_alive in _next_runs(compound, alive):
+            read, _ = _scan_reads(block, block_alive)
+            if read:
+                return _first_ref(block, names)
     return None
+
+
+def _next_runs(compound: cst.CSTNode | None, alive: set[str]):
+    """(statements, names still to protect) that may run right after the block we leave."""
+    if isinstance(compound, (cst.For, cst.While)):
+        if isinstance(compound, cst.While):
+            yield [cst.SimpleStatementLine([cst.Expr(compound.test)])], alive
+            body_alive = alive
+        else:
+            body_alive = alive - _target_names(compound.target)  # the next round rebinds them
+        yield _block_statements(compound.body), body_alive
+        if compound.orelse is not None:
+            yield _block_statements(compound.orelse.body), alive
+    elif isinstance(compound, (cst.Try, cst.TryStar)):
+        for handler in compound.handlers:
+            yield _block_statements(handler.body), alive
+        for part in (compound.orelse, compound.finalbody):
+            if part is not None:
+                yield _block_statements(part.body), alive
 
 
 def _first_ref(statements: Sequence[cst.CSTNode], names: set[str]) -> str:
@@ -824,10 +863,24 @@ def _is_list_factory(value: cst.BaseExpression | None, scope: _Scope) -> bool:
     )
 
 
-def _is_empty_list(value: cst.BaseExpression | None) -> bool:
+def _is_empty_list(value: cst.BaseExpression | None, scope: _Scope) -> bool:
+    """`[]` or the builtin `list()`: a fresh empty list nobody else can hold yet."""
     if isinstance(value, cst.List):
         return not value.elements
-    return isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "list" and not value.args
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == "list"
+        and not value.args
+        and "list" not in scope.shadowed
+    )
+
+
+def _direct_next_call(node: cst.CSTNode) -> bool:
+    """`next(...)` in the value/test: its StopIteration would become RuntimeError in a generator."""
+    return any(
+        isinstance(call.func, cst.Name) and call.func.value == "next" for call in _contains(node, (cst.Call,))
+    )
 
 
 def _init_value(stmt: cst.CSTNode, receiver: str) -> cst.BaseExpression | None:
@@ -949,9 +1002,20 @@ class _SiteAnalysis:
                 self.iter_reads_receiver = True  # fine for extend; a comprehension would unbind it
                 continue
             raise _Skip(R_READ_IN_LOOP.format(receiver=name))
-        own = [o for o in occurrences if not _nested_scope_between(o)]
-        bindings = [o for o in own if o.role in ("store", "binding")]
-        for occ in bindings:
+
+    def _check_list(self, name: str, loop, loop_ancestors, scope: _Scope, root) -> None:
+        """`extend` needs a real list: every binding that can reach the loop makes one."""
+        below_root = loop_ancestors[next(i for i, a in enumerate(loop_ancestors) if a is root) + 1 :]
+        repeats = any(isinstance(a, (cst.For, cst.While)) for a in below_root)
+        later = [] if repeats else [
+            stmt for _c, _o, statements, position in _ascend(loop_ancestors, loop, root)
+            for stmt in statements[position + 1 :]
+        ]
+        for occ in scope.occurrences.get(name, []):
+            if occ.role not in ("store", "binding") or _nested_scope_between(occ):
+                continue
+            if any(_within(occ, stmt) for stmt in later):
+                continue  # rebinding after the loop (not in a repeating loop) cannot reach it
             parent = occ.path[-1] if occ.path else None
             if isinstance(parent, cst.AugAssign) or (isinstance(parent, cst.AnnAssign) and parent.value is None):
                 continue
@@ -982,6 +1046,9 @@ class _SiteAnalysis:
             names.add(node.value)
         if isinstance(root, cst.Module):
             raise _Skip(R_MODULE.format(name=sorted(names)[0]))
+        for call in ("locals", "vars", "eval", "exec"):
+            if any(o.role == "load" for o in scope.occurrences.get(call, [])):
+                raise _Skip(R_SCOPE_WIDE.format(call=call))
         for name in sorted(names):
             if name in scope.declared:
                 raise _Skip(R_TARGET_DECL.format(name=name, decl=scope.declared[name]))
@@ -1032,7 +1099,11 @@ class _SiteAnalysis:
                 init = stmt
                 break
         init_value = _init_value(init, name) if init is not None else None
-        private = init_value is not None and not self.iter_reads_receiver and self._partial_list_unobservable(name, init, loop, loop_ancestors, scope, root)
+        private = (
+            init_value is not None
+            and not self.iter_reads_receiver
+            and self._partial_list_unobservable(name, init, loop, loop_ancestors, scope, root)
+        )
         width = self.columns.get(id(loop), 0)
         comments = _comments(loop.with_changes(leading_lines=()))
         place = _ElementPlace.of(self.module, self.call)
@@ -1043,7 +1114,7 @@ class _SiteAnalysis:
                 return _place_element(self.module, element, place, len(prefix), False)
             return _place_element(self.module, element, place, indent, True)
 
-        if private and _is_empty_list(init_value):
+        if private and _is_empty_list(init_value, scope):
             small = init.body[0]
             prefix = self.module.code_for_node(small.with_changes(value=cst.Name("X"))).rstrip("X") + "["
 
@@ -1057,13 +1128,19 @@ class _SiteAnalysis:
             replacement = self._statement(new_small, loop, extra)
             path = frozenset(map(id, loop_ancestors))
             return "comprehension", _Plan(owner, loop, replacement, remove=init, path=path)
+        self._check_list(name, loop, loop_ancestors, scope, root)
         if is_async and not private:
             raise _Skip(R_ASYNC_PARTIAL.format(receiver=name))
-        kind = cst.ListComp if is_async else cst.GeneratorExp
-        prefix = f"{name}.extend(" + ("[" if is_async else "")
+        raises_stop = any(_direct_next_call(part) for part in [element, *tests])
+        if raises_stop and not private:
+            raise _Skip(R_STOP_ITERATION)
+        # `extend([...])` builds the whole list first: needed for async/next(), fine when private.
+        build_first = is_async or raises_stop
+        kind = cst.ListComp if build_first else cst.GeneratorExp
+        prefix = f"{name}.extend(" + ("[" if build_first else "")
 
         def build_extend(multiline):
-            if is_async:  # `extend([... async for ...])`: kept on one line, it is rare
+            if build_first:  # `extend([...])` stays on one line: rare, and wrapping it twice is noise
                 multiline = None
             value = _build_comprehension(shaped(prefix, multiline), loop, tests, kind=kind, multiline=multiline)
             return _extend_statement(receiver, value, multiline)
@@ -1247,7 +1324,7 @@ def _decide(module, locator, key, scopes, line_length, used, plans) -> tuple[str
         kind, plan = _SiteAnalysis(module, call, ancestors, scopes, locator.columns, line_length).run()
     except _Skip as skip:
         return ("skipped", skip.reason)
-    touched = {id(plan.loop), id(plan.remove)}
+    touched = {id(node) for node in (plan.loop, plan.remove) if node is not None}
     if touched & used:
         return ("skipped", R_OVERLAP)
     used.update(touched)
@@ -1567,6 +1644,98 @@ class RewriteAppendLoopCommand(Codemod):
                     return out
                 """
             ),
+        ),
+        Invalid(  # a `with` may swallow the exception and the list is read after it -> extend
+            code=_dedent(
+                """
+                import contextlib
+
+                def f(xs):
+                    with contextlib.suppress(ValueError):
+                        out = []
+                        for x in xs:
+                            out.append(x + 1)
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                import contextlib
+
+                def f(xs):
+                    with contextlib.suppress(ValueError):
+                        out = []
+                        out.extend(x + 1 for x in xs)
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2],),),
+            naive=_dedent(
+                """
+                import contextlib
+
+                def f(xs):
+                    with contextlib.suppress(ValueError):
+                        out = [x + 1 for x in xs]
+                    return out
+                """
+            ),
+        ),
+        Invalid(  # `next()` in the value: StopIteration must not become RuntimeError -> extend([...])
+            code=_dedent(
+                """
+                def f(xs):
+                    it = iter(xs)
+                    out = [0]
+                    for _ in range(2):
+                        out.append(next(it))
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(xs):
+                    it = iter(xs)
+                    out = [0]
+                    out.extend([next(it) for _ in range(2)])
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2, 3],), ([1],)),
+            naive=_dedent(
+                """
+                def f(xs):
+                    it = iter(xs)
+                    out = [0]
+                    out.extend(next(it) for _ in range(2))
+                    return out
+                """
+            ),
+        ),
+        Invalid(  # a rebinding after the loop cannot reach it: still provably a list at the loop
+            code=_dedent(
+                """
+                def f(xs):
+                    out = [1]
+                    for x in xs:
+                        out.append(x)
+                    out = tuple(out)
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(xs):
+                    out = [1]
+                    out.extend(x for x in xs)
+                    out = tuple(out)
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([2, 3],), ([],)),
         ),
         Invalid(  # case 13: a bare generator as the value gets parentheses
             code=_dedent(
@@ -2238,6 +2407,114 @@ class RewriteAppendLoopCommand(Codemod):
                 """
             ),
             reason=R_NOT_LIST.format(receiver="out"),
+        ),
+        Valid(  # `next()` may raise StopIteration, caught here while the list is half-built
+            code=_dedent(
+                """
+                def f(xs):
+                    it = iter(xs)
+                    out = [0]
+                    try:
+                        for _ in range(3):
+                            out.append(next(it))
+                    except StopIteration:
+                        return ("stopped", out)
+                    return out
+                """
+            ),
+            reason=R_STOP_ITERATION,
+            calls=(([1],),),
+            naive=_dedent(
+                """
+                def f(xs):
+                    it = iter(xs)
+                    out = [0]
+                    try:
+                        out.extend(next(it) for _ in range(3))
+                    except StopIteration:
+                        return ("stopped", out)
+                    return out
+                """
+            ),
+        ),
+        Valid(  # locals() sees the loop variable a comprehension would hide
+            code=_dedent(
+                """
+                def f(xs):
+                    out = []
+                    for x in xs:
+                        out.append(x)
+                    return sorted(locals())
+                """
+            ),
+            reason=R_SCOPE_WIDE.format(call="locals"),
+            calls=(([1],),),
+            naive=_dedent(
+                """
+                def f(xs):
+                    out = [x for x in xs]
+                    return sorted(locals())
+                """
+            ),
+        ),
+        Valid(  # `list` is not the builtin here
+            code=_dedent(
+                """
+                from collections import deque as list
+
+                def f(xs):
+                    out = list()
+                    for x in xs:
+                        out.append(x)
+                    return out
+                """
+            ),
+            reason=R_NOT_LIST.format(receiver="out"),
+            calls=(([1, 2],),),
+            naive=_dedent(
+                """
+                from collections import deque as list
+
+                def f(xs):
+                    out = [x for x in xs]
+                    return out
+                """
+            ),
+        ),
+        Valid(  # a nested function rebinds the list (`nonlocal`) while the loop runs
+            code=_dedent(
+                """
+                def f(xs):
+                    out = []
+
+                    def reset(x):
+                        nonlocal out
+                        if x == 1:
+                            out = []
+                        return 0
+
+                    for x in xs:
+                        out.append(x + reset(x))
+                    return out
+                """
+            ),
+            reason=R_NESTED_REBIND.format(receiver="out"),
+            calls=(([1, 2],),),
+            naive=_dedent(
+                """
+                def f(xs):
+                    out = []
+
+                    def reset(x):
+                        nonlocal out
+                        if x == 1:
+                            out = []
+                        return 0
+
+                    out.extend(x + reset(x) for x in xs)
+                    return out
+                """
+            ),
         ),
         Valid(  # module level: the loop variable is a module attribute
             code=_dedent(

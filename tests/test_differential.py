@@ -209,3 +209,10 @@ def test_observation_is_hashable_and_comparable():
     assert isinstance(obs, Observation)
     assert obs == observe(LOOP, "f", ([1, 2, 3],))
     assert hash(obs) == hash(observe(LOOP, "f", ([1, 2, 3],)))
+
+
+def test_memory_addresses_in_printed_text_are_masked_but_content_is_not():
+    source = "def f():\n    print(object())\n    return 1\n"
+    assert assert_same_behaviour(source, source, "f", [()]) == 1
+    with pytest.raises(AssertionError, match="stdout differs"):
+        assert_same_behaviour(source, source.replace("object()", "[object()]"), "f", [()])

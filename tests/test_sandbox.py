@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+import pytest
 
 from workers.sandbox import install_env, looks_secret, run_untrusted, scrubbed_env
 
@@ -82,7 +85,7 @@ def test_child_does_not_see_secrets(tmp_path, monkeypatch):
 def _dead(pid: int, wait: float = 10.0) -> bool:
     """True once ``pid`` is gone or a zombie (an unreaped corpse cannot run)."""
     end = time.monotonic() + wait
-    while time.monotonic() < end:
+    while True:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -93,33 +96,43 @@ def _dead(pid: int, wait: float = 10.0) -> bool:
             return True
         if state in ("Z", "X"):
             return True
+        if time.monotonic() >= end:
+            return False
         time.sleep(0.05)
-    return False
 
 
 SPAWNER = textwrap.dedent("""
     import subprocess, sys, time
-    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     open("grandchild.pid", "w").write(str(grandchild.pid))
     if sys.argv[1] == "wait":
-        time.sleep(120)
+        time.sleep(600)
 """)
 
 
-def test_timeout_kills_the_whole_group(tmp_path):
+@pytest.fixture
+def grandchild_pid(tmp_path):
+    """The pid file the spawner writes; a survivor is killed afterwards, so a failing run of
+    this test does not leave a 10-minute sleeper behind."""
+    pid_file = tmp_path / "grandchild.pid"
+    yield lambda: int(pid_file.read_text())
+    if pid_file.exists() and not _dead(int(pid_file.read_text()), wait=0):
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_timeout_kills_the_whole_group(tmp_path, grandchild_pid):
     (tmp_path / "spawn.py").write_text(SPAWNER)
     run = run_untrusted([sys.executable, "spawn.py", "wait"], tmp_path, timeout=2.0, kill_grace=0.5)
     assert run.timed_out
     assert not run.ok
-    pid = int((tmp_path / "grandchild.pid").read_text())
-    assert _dead(pid)
+    assert _dead(grandchild_pid())
 
 
-def test_leftovers_of_a_finished_run_are_killed(tmp_path):
+def test_leftovers_of_a_finished_run_are_killed(tmp_path, grandchild_pid):
     (tmp_path / "spawn.py").write_text(SPAWNER)
     run = run_untrusted([sys.executable, "spawn.py", "exit"], tmp_path, timeout=60)
     assert run.returncode == 0 and not run.timed_out
-    assert _dead(int((tmp_path / "grandchild.pid").read_text()))
+    assert _dead(grandchild_pid())
 
 
 def test_large_output_does_not_deadlock_and_keeps_the_tail(tmp_path):

@@ -29,7 +29,6 @@ from tests.github_emulator import GitHubEmulator
 from workers.celery_app import app as celery_app
 from workers.celery_app import configure
 from workers.cli import EXAMPLE, make_example_repo
-from workers.github_publish import PrState
 
 SECRET = "e2e-webhook-secret"
 REPO = "octo/inventory"
@@ -72,6 +71,11 @@ class Service:
 
     def bot_comments(self, number: int) -> list[str]:
         return [c.body for c in self.state.comments_on(number) if c.user.login == "refactor-bot"]
+
+    def next_reply(self, number: int, seen: int) -> str:
+        """Wait for the bot's comment number ``seen + 1`` on issue ``number`` and return it."""
+        return wait_for(f"reply {seen + 1} on #{number}",
+                        lambda: len(self.bot_comments(number)) > seen and self.bot_comments(number)[seen])
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float = WAIT):
@@ -163,10 +167,10 @@ def test_run_command_opens_one_pr_updates_it_and_merge_ticks_tasks(service: Serv
     response = service.post("issue_comment", payload)
     assert response.status_code == 202, response.text
 
-    first = wait_for("the reply linking the PR", lambda: [b for b in service.bot_comments(issue.number) if "`cache`:" in b])
-    assert "opened #" in first[0], first
+    first = service.next_reply(issue.number, 0)
+    assert "`cache`: opened #" in first, first
     [pr] = [p for p in service.state.pulls if p.head_ref == "refactor-bot/cache"]
-    assert f"#{pr.number}" in first[0]
+    assert f"#{pr.number}" in first
     assert ("+1", "refactor-bot") in [(r[1], r[2]) for r in service.state.comments[comment_id].reactions]
 
     body = pr.body
@@ -182,9 +186,8 @@ def test_run_command_opens_one_pr_updates_it_and_merge_ticks_tasks(service: Serv
     # The same command again: the same PR is updated, never a second one.
     payload, _ = service.comment("writer", issue.number, "@refactor-bot run cache")
     assert service.post("issue_comment", payload).status_code == 202
-    replies = wait_for("the second reply", lambda: len([b for b in service.bot_comments(issue.number) if "`cache`:" in b]) >= 2
-                       and [b for b in service.bot_comments(issue.number) if "`cache`:" in b])
-    assert f"updated #{pr.number}" in replies[1]
+    second = service.next_reply(issue.number, 1)
+    assert f"`cache`: updated #{pr.number}" in second, second
     assert len([p for p in service.state.pulls if p.head_ref == "refactor-bot/cache"]) == 1
 
     # Merge it and tell the bot: tasks.md gets exactly the PR checklist's ticks.
@@ -243,8 +246,8 @@ def test_github_errors_are_retried_and_still_one_pr(service: Service):
     service.gh.fail_next("POST", rf"^/repos/{REPO}/pulls$", status=502)
     payload, _ = service.comment("writer", issue.number, "/refactor run core")
     assert service.post("issue_comment", payload).status_code == 202
-    reply = wait_for("the core reply", lambda: [b for b in service.bot_comments(issue.number) if "`core`:" in b])
-    assert "opened #" in reply[0], reply
+    reply = service.next_reply(issue.number, 0)
+    assert "`core`: opened #" in reply, reply
     assert len([p for p in service.state.pulls if p.head_ref == "refactor-bot/core"]) == 1
     log = [(r.method, r.path, r.status) for r in service.gh.requests]
     assert ("GET", f"/repos/{REPO}/collaborators/writer/permission", 403) in log
@@ -273,32 +276,34 @@ def test_task_level_retry_when_client_retries_are_off(service: Service, monkeypa
 
 def test_skip_inside_the_pr_regenerates_without_that_file_and_remembers(service: Service):
     state = service.state
-    prs = [p for p in state.pulls if p.head_ref == "refactor-bot/core" and p.state == "open"]
-    if not prs:  # run alone: make the core PR first
-        issue = state.add_issue("core", user="writer")
-        payload, _ = service.comment("writer", issue.number, "@refactor-bot run core")
-        service.post("issue_comment", payload)
-        wait_for("the core PR", lambda: [p for p in state.pulls if p.head_ref == "refactor-bot/core"])
-        prs = [p for p in state.pulls if p.head_ref == "refactor-bot/core"]
-    pr = prs[0]
-    files = sorted(state.bare.changed_files("main", "refactor-bot/core"))
-    assert files, "the core PR changes at least one file"
-    skipped = files[0]
+    issue = state.add_issue("lists", user="writer")
+    payload, _ = service.comment("writer", issue.number, "@refactor-bot run list-ops")
+    service.post("issue_comment", payload)
+    assert "`list-ops`: opened #" in service.next_reply(issue.number, 0)
+    [pr] = [p for p in state.pulls if p.head_ref == "refactor-bot/list-ops"]
+    files = sorted(state.bare.changed_files("main", "refactor-bot/list-ops"))
+    skipped, remaining = files[0], files[1:]
+
     payload, _ = service.comment("writer", pr.number, f"@refactor-bot skip {skipped}")
     payload["issue"]["pull_request"] = {"url": f"{service.gh.api_url}/repos/{REPO}/pulls/{pr.number}"}
-    count = len(service.bot_comments(pr.number))
+    seen = len(service.bot_comments(pr.number))
     assert service.post("issue_comment", payload).status_code == 202
-    wait_for("the skip reply", lambda: len(service.bot_comments(pr.number)) > count)
-    body = state.pull(pr.number).body
-    assert PrState.parse(body).skip_paths == [skipped]
-    assert skipped not in state.bare.changed_files("main", "refactor-bot/core")
-    # Remembered: a plain `run` keeps the file out.
-    payload, _ = service.comment("writer", pr.number, "@refactor-bot run core")
-    count = len(service.bot_comments(pr.number))
+    reply = service.next_reply(pr.number, seen)
+    if remaining:
+        assert f"`list-ops`: updated #{pr.number}" in reply, reply
+        assert sorted(state.bare.changed_files("main", "refactor-bot/list-ops")) == remaining
+        assert f"`{skipped}`" in state.pull(pr.number).body
+    else:  # the group's only file: nothing is left, so the PR is closed and says why
+        assert f"`list-ops`: closed #{pr.number}" in reply, reply
+        assert state.pull(pr.number).state == "closed"
+
+    # Remembered: a plain `run` later still leaves the file out.
+    seen = len(service.bot_comments(issue.number))
+    payload, _ = service.comment("writer", issue.number, "@refactor-bot run list-ops")
     service.post("issue_comment", payload)
-    wait_for("the run reply", lambda: len(service.bot_comments(pr.number)) > count)
-    assert skipped not in state.bare.changed_files("main", "refactor-bot/core")
-    assert PrState.parse(state.pull(pr.number).body).skip_paths == [skipped]
+    assert "`list-ops`:" in service.next_reply(issue.number, seen)
+    for open_pr in [p for p in state.pulls if p.head_ref == "refactor-bot/list-ops" and p.state == "open"]:
+        assert skipped not in state.bare.changed_files("main", "refactor-bot/list-ops"), open_pr.number
 
 
 def test_every_event_kind_is_handled_without_breaking(service: Service):

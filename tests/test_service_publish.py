@@ -58,7 +58,7 @@ def test_open_then_update_in_place(world, tmp_path):
     checkout = tmp_path / "checkout"
     base = sync(repo.clone_url, checkout, token, "main")
     report = make_report(checkout, base, "value_3 = 'three'\n")
-    first = publish(repo, checkout, report, CONFIG, token, pr=None, state=PrState(skip_paths=["pkg/other.py"]))
+    first = publish(repo, checkout, report, CONFIG, token, pr=None, skip_paths=["pkg/other.py"])
     assert first.status == "opened"
     state = gh.repo("octo/demo")
     [pr] = state.pulls
@@ -68,7 +68,7 @@ def test_open_then_update_in_place(world, tmp_path):
     assert [u.login for u in pr.requested_reviewers] == ["octo"]
     assert pr.body.startswith("## PR body") and "`pkg/other.py`" in pr.body
     remembered = PrState.parse(pr.body)
-    assert (remembered.group, remembered.head_sha, remembered.skip_paths) == ("cache", report.head_sha, ["pkg/other.py"])
+    assert (remembered.group, remembered.base_sha, remembered.head_sha) == ("cache", base, report.head_sha)
     # The skipped site inside the diff gets an inline comment, the one outside is in the body.
     [review] = pr.reviews
     assert REVIEW_MARKER in review.body and "pkg/cache.py:25" in review.body
@@ -79,18 +79,16 @@ def test_open_then_update_in_place(world, tmp_path):
     # Same group again, a different result: the same PR is updated, the branch moved, no new PR.
     sync(repo.clone_url, checkout, token, "main")
     again = make_report(checkout, base, "value_3 = 'THREE'\n", body="## PR body v2\n")
-    second = publish(repo, checkout, again, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"),
-                     state=PrState.parse(pr.body))
+    second = publish(repo, checkout, again, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"))
     assert (second.status, second.pr_number) == ("updated", first.pr_number)
     assert len(state.pulls) == 1
     assert state.pull(first.pr_number).body.startswith("## PR body v2")
     assert state.branch_sha("refactor-bot/cache") == again.head_sha
-    assert PrState.parse(state.pull(first.pr_number).body).skip_paths == ["pkg/other.py"]
+    assert "`pkg/other.py`" not in state.pull(first.pr_number).body  # nothing skipped this time
 
     # A retried publish of the very same result posts no second review for that commit.
     reviews_before = len(state.pull(first.pr_number).reviews)
-    publish(repo, checkout, again, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"),
-            state=PrState.parse(state.pull(first.pr_number).body))
+    publish(repo, checkout, again, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"))
     assert len(state.pull(first.pr_number).reviews) == reviews_before
 
 
@@ -98,12 +96,11 @@ def test_someone_elses_commit_blocks_the_force_push(world, tmp_path):
     gh, token, repo = world
     checkout = tmp_path / "checkout"
     base = sync(repo.clone_url, checkout, token, "main")
-    opened = publish(repo, checkout, make_report(checkout, base, "value_3 = 3.0\n"), CONFIG, token,
-                     pr=None, state=PrState())
+    opened = publish(repo, checkout, make_report(checkout, base, "value_3 = 3.0\n"), CONFIG, token, pr=None)
     human = gh.repo("octo/demo").commit_file("refactor-bot/cache", "pkg/cache.py", "# mine\n", "my tweak", "octo")
     sync(repo.clone_url, checkout, token, "main")
     result = publish(repo, checkout, make_report(checkout, base, "value_3 = 3.5\n"), CONFIG, token,
-                     pr=open_pull(repo, "refactor-bot/cache"), state=PrState())
+                     pr=open_pull(repo, "refactor-bot/cache"))
     assert result.status == "blocked"
     assert gh.repo("octo/demo").branch_sha("refactor-bot/cache") == human
     comments = gh.repo("octo/demo").comments_on(opened.pr_number)
@@ -113,7 +110,7 @@ def test_someone_elses_commit_blocks_the_force_push(world, tmp_path):
     sync(repo.clone_url, checkout, token, "main")
     fresh = make_report(checkout, base, "value_3 = 3.75\n")
     recreated = publish(repo, checkout, fresh, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"),
-                        state=PrState(), recreate=True)
+                        recreate=True)
     assert recreated.status == "opened" and recreated.pr_number != opened.pr_number
     assert gh.repo("octo/demo").pull(opened.pr_number).state == "closed"
     assert gh.repo("octo/demo").branch_sha("refactor-bot/cache") == fresh.head_sha
@@ -125,7 +122,7 @@ def test_long_body_is_truncated_with_a_note_and_keeps_its_state(world, tmp_path)
     checkout = tmp_path / "checkout"
     base = sync(repo.clone_url, checkout, token, "main")
     report = make_report(checkout, base, "value_3 = -3\n", body="| row | data |\n" * 6000)
-    result = publish(repo, checkout, report, CONFIG, token, pr=None, state=PrState())
+    result = publish(repo, checkout, report, CONFIG, token, pr=None)
     body = gh.repo("octo/demo").pull(result.pr_number).body
     assert len(report.pr_body) > GITHUB_BODY_LIMIT >= len(body)
     assert "truncated" in body
@@ -141,4 +138,20 @@ def test_fit_body_keeps_short_bodies_whole():
 def test_state_parsing_is_forgiving():
     assert PrState.parse(None) == PrState()
     assert PrState.parse("<!-- refactor-bot:state {not json} -->") == PrState()
-    assert PrState.parse(PrState(group="core", skip_paths=["a.py"]).render()).skip_paths == ["a.py"]
+    assert PrState.parse("text\n" + PrState(group="core", tests_ok=True).render()) == PrState(group="core", tests_ok=True)
+
+
+def test_no_change_left_closes_the_open_pr(world, tmp_path):
+    gh, token, repo = world
+    checkout = tmp_path / "checkout"
+    base = sync(repo.clone_url, checkout, token, "main")
+    opened = publish(repo, checkout, make_report(checkout, base, "value_3 = 33\n"), CONFIG, token, pr=None)
+    sync(repo.clone_url, checkout, token, "main")
+    empty = make_report(checkout, base, "value_3 = 34\n")
+    empty.branch, empty.head_sha, empty.commits = None, None, []
+    result = publish(repo, checkout, empty, CONFIG, token, pr=open_pull(repo, "refactor-bot/cache"),
+                     skip_paths=["pkg/cache.py"])
+    assert (result.status, result.pr_number) == ("closed", opened.pr_number)
+    assert gh.repo("octo/demo").pull(opened.pr_number).state == "closed"
+    assert "`pkg/cache.py`" in gh.repo("octo/demo").comments_on(opened.pr_number)[-1].body
+    assert publish(repo, checkout, empty, CONFIG, token, pr=None).status == "nothing"

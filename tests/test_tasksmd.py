@@ -33,7 +33,7 @@ def test_seed_items_files_and_claims(seed_text):
 def test_tick_changes_only_the_chosen_boxes(seed_text):
     out = tick(seed_text, {"2.1", "5.5"})
     before, after = seed_text.splitlines(keepends=True), out.splitlines(keepends=True)
-    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(before) == len(after) and len(changed) == 2
     for a, b in changed:
         assert b == a.replace("[ ]", "[x]", 1)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,13 @@ from workers.testenv import (
     env_key,
     implied_plugins,
 )
-from workers.testrun import compare_tests, parse_junit, pytest_args, run_tests
+from workers.testrun import (
+    compare_tests,
+    confirm_regressions,
+    parse_junit,
+    pytest_args,
+    run_tests,
+)
 
 PY = Path(sys.executable)
 
@@ -85,7 +92,19 @@ def make_repo(root: Path) -> Path:
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
+    """A base checkout a test may modify."""
     return make_repo(tmp_path / "base")
+
+
+@pytest.fixture(scope="module")
+def shared_base(tmp_path_factory) -> Path:
+    """A base checkout nobody modifies, so its run can be shared (each pytest start costs)."""
+    return make_repo(tmp_path_factory.mktemp("shared") / "base")
+
+
+@pytest.fixture(scope="module")
+def base_run(shared_base):
+    return run_tests(shared_base, python=PY, timeout=120)
 
 
 def refactored(base: Path, dest: Path, new_mod: str) -> Path:
@@ -101,8 +120,8 @@ def collected_ids(checkout: Path) -> set[str]:
     return {line for line in out.splitlines() if "::" in line}
 
 
-def test_outcomes_are_keyed_by_pytest_node_ids(repo):
-    run = run_tests(repo, python=PY, timeout=120)
+def test_outcomes_are_keyed_by_pytest_node_ids(shared_base, base_run):
+    run, repo = base_run, shared_base
     assert run.mode == "pytest" and run.per_test
     assert set(run.outcomes) == collected_ids(repo)
     assert run.outcomes["tests/test_mod.py::test_add"] == "passed"
@@ -130,13 +149,12 @@ def test_the_test_process_does_not_see_secrets(repo, monkeypatch):
     assert seen["PATH"].split(os.pathsep)[0] == str(PY.parent)
 
 
-def test_verdict_blames_only_tests_that_passed_on_the_base(repo, tmp_path):
+def test_verdict_blames_only_tests_that_passed_on_the_base(shared_base, base_run, tmp_path):
     after_src = MOD.replace("out.append(x * 2)", "out.append(x * 3)").replace(
         "s.lower()", "s.upper()")
-    after = refactored(repo, tmp_path / "after", after_src)
-    before_run = run_tests(repo, python=PY, timeout=120)
+    after = refactored(shared_base, tmp_path / "after", after_src)
     after_run = run_tests(after, python=PY, timeout=120)
-    verdict = compare_tests(before_run, after_run)
+    verdict = compare_tests(base_run, after_run)
     assert verdict.mode == "per-test"
     assert verdict.regressions == ["tests/test_mod.py::test_double_all"]
     assert verdict.fixed == ["tests/test_mod.py::test_shout"]
@@ -146,38 +164,75 @@ def test_verdict_blames_only_tests_that_passed_on_the_base(repo, tmp_path):
     assert "1 regressions" in verdict.summary()
 
 
-def test_verdict_is_ok_when_only_base_failures_remain(repo, tmp_path):
+def test_verdict_is_ok_when_only_base_failures_remain(shared_base, base_run, tmp_path):
     after_src = MOD.replace("out = []\n    for x in xs:\n        out.append(x * 2)",
                             "out = [x * 2 for x in xs]")
     assert after_src != MOD
-    after = refactored(repo, tmp_path / "after", after_src)
-    verdict = compare_tests(run_tests(repo, python=PY, timeout=120),
-                            run_tests(after, python=PY, timeout=120))
+    after = refactored(shared_base, tmp_path / "after", after_src)
+    verdict = compare_tests(base_run, run_tests(after, python=PY, timeout=120))
     assert verdict.ok
     assert verdict.regressions == []
     assert set(verdict.still_failing) == {"tests/test_mod.py::test_known_bug",
                                           "tests/test_mod.py::test_shout"}
 
 
-def test_a_module_that_no_longer_imports_is_not_ok(repo, tmp_path):
-    after = refactored(repo, tmp_path / "after", MOD + "\ndef broken(:\n")
-    before_run = run_tests(repo, python=PY, timeout=120)
+def test_a_module_that_no_longer_imports_is_not_ok(shared_base, base_run, tmp_path):
+    after = refactored(shared_base, tmp_path / "after", MOD + "\ndef broken(:\n")
     after_run = run_tests(after, python=PY, timeout=120)
-    verdict = compare_tests(before_run, after_run)
+    verdict = compare_tests(base_run, after_run)
     assert not verdict.ok
     assert "tests/test_mod.py::test_add" in verdict.lost
     assert verdict.new_failing == ["tests/test_mod.py"]
     assert after_run.outcomes["tests/test_mod.py"] == "error"
 
 
-def test_timeout_is_reported_and_never_ok(repo):
+FLAKY = textwrap.dedent("""
+    from pathlib import Path
+
+    def test_flaky():
+        marker = Path(__file__).with_name("ran-once")
+        if not marker.exists():
+            marker.write_text("")
+            raise AssertionError("first run fails")
+
+    def test_broken():
+        import mod
+        assert mod.add(1, 2) == 3
+""")
+
+
+def test_a_regression_that_passes_on_a_rerun_is_flaky_not_blamed(tmp_path):
+    base = make_repo(tmp_path / "base")
+    (base / "tests" / "test_flaky.py").write_text(FLAKY)
+    (base / "tests" / "ran-once").write_text("")
+    before = run_tests(base, python=PY, command=["pytest", "tests/test_flaky.py"], timeout=120)
+    after = refactored(base, tmp_path / "after", MOD.replace("return a + b", "return a * b"))
+    (after / "tests" / "ran-once").unlink()
+    after_run = run_tests(after, python=PY, command=["pytest", "tests/test_flaky.py"],
+                          timeout=120)
+    verdict = compare_tests(before, after_run)
+    assert verdict.regressions == ["tests/test_flaky.py::test_broken",
+                                   "tests/test_flaky.py::test_flaky"]
+    confirmed = confirm_regressions(verdict, after, python=PY, timeout=120)
+    assert confirmed.regressions == ["tests/test_flaky.py::test_broken"]
+    assert confirmed.flaky == ["tests/test_flaky.py::test_flaky"]
+    assert not confirmed.ok
+    assert "1 flaky" in confirmed.summary()
+    only_flaky = confirm_regressions(
+        replace(verdict, regressions=["tests/test_flaky.py::test_flaky"]), after, python=PY,
+        timeout=120)
+    assert only_flaky.ok and only_flaky.regressions == []
+
+
+def test_timeout_is_reported_and_never_ok(base_run, repo):
     (repo / "tests" / "test_slow.py").write_text("import time\n\ndef test_slow():\n"
                                                  "    time.sleep(60)\n")
-    run = run_tests(repo, python=PY, command=["pytest", "tests/test_slow.py"], timeout=3)
+    run = run_tests(repo, python=PY, timeout=4)
     assert run.timed_out
     assert "timed out" in run.summary()
-    verdict = compare_tests(run_tests(repo, python=PY, timeout=120), run)
+    verdict = compare_tests(base_run, run)
     assert not verdict.ok
+    assert any("timed out" in r for r in verdict.reasons)
 
 
 def test_baseline_is_cached_per_key(repo, tmp_path):

@@ -33,13 +33,13 @@ class FileFix:
         return self.new_bytes != self.old_bytes
 
 
-def _work(args: tuple[str, bytes, list[Site]]) -> tuple[FixResult, bytes]:
-    path, data, sites = args
-    return fix_file(path, data, sites)
+def _work(args: tuple[str, bytes, list[Site], int]) -> tuple[FixResult, bytes]:
+    path, data, sites, line_length = args
+    return fix_file(path, data, sites, line_length=line_length)
 
 
 def fix_files(checkout: Path, files: dict[str, list[Site]], *, skip_paths=frozenset(),
-              workers: int | None = None) -> list[FileFix]:
+              workers: int | None = None, line_length: int = 88) -> list[FileFix]:
     """Fix every file in ``files`` (relpath → sites). Files in ``skip_paths`` are left alone with
     a reason (a user's ``skip <path>``); unreadable files are reported, never raised."""
     jobs, fixes = [], []
@@ -54,14 +54,14 @@ def fix_files(checkout: Path, files: dict[str, list[Site]], *, skip_paths=frozen
         except OSError as exc:
             fixes.append(_untouched(path, b"", sites, f"file skipped: cannot read it ({exc.strerror})"))
             continue
-        jobs.append((path, data, sites))
+        jobs.append((path, data, sites, line_length))
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers > 1 and len(jobs) > 2:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_work, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
     else:
         results = [_work(job) for job in jobs]
-    for (path, data, _sites), (result, new_bytes) in zip(jobs, results):
+    for (_path, data, _sites, _ll), (result, new_bytes) in zip(jobs, results, strict=True):
         fixes.append(FileFix(result, data, new_bytes))
     return sorted(fixes, key=lambda f: f.path)
 

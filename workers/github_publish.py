@@ -3,8 +3,8 @@
 Idempotent by construction: the branch name is fixed per group, an open PR for it is edited in
 place, an unchanged branch is not pushed again, and a review is posted once per head commit.
 A branch that carries someone else's commit is never force-pushed: the PR gets a comment and the
-job stops. The PR body carries a hidden state line (skip list, measured verdicts, head sha) so a
-later command or the merge handler can read what this job knew without any other storage.
+job stops. The PR body carries a hidden state line (measured verdicts, base and head sha) so a later
+command or the merge handler can read what this job measured without any other storage.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import difflib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from github import GithubException
@@ -36,7 +36,6 @@ class PrState:
     """What a bot PR remembers between jobs (serialised into its body)."""
 
     group: str | None = None
-    skip_paths: list[str] = field(default_factory=list)
     base_sha: str | None = None
     head_sha: str | None = None
     tests_ok: bool | None = None
@@ -61,7 +60,8 @@ class PrState:
 
 @dataclass
 class PublishResult:
-    """What happened: ``opened``, ``updated``, ``nothing`` (no change to make) or ``blocked``."""
+    """``opened``, ``updated``, ``nothing`` (no change, no PR), ``closed`` (no change left, so
+    the open PR was closed) or ``blocked`` (someone else's commit on the branch)."""
 
     status: str
     pr_number: int | None = None
@@ -160,18 +160,21 @@ def review_comments(checkout: Path, report) -> tuple[list[dict], list[str]]:
     return inline, elsewhere
 
 
-def post_review(repo: Repository, pr: PullRequest, checkout: Path, report) -> bool:
-    """One COMMENT review per head commit listing every skipped site; False if none was needed."""
-    if not report.skipped or report.head_sha is None:
+def post_review(repo: Repository, pr: PullRequest, checkout: Path, report, head_sha: str) -> bool:
+    """One COMMENT review per head commit listing every skipped site; False if none was needed.
+
+    ``head_sha`` is the PR's head, which may be an earlier push of the same tree as the report's.
+    """
+    if not report.skipped:
         return False
     for review in pr.get_reviews():
-        if review.commit_id == report.head_sha and REVIEW_MARKER in (review.body or ""):
+        if review.commit_id == head_sha and REVIEW_MARKER in (review.body or ""):
             return False
     inline, elsewhere = review_comments(checkout, report)
     body = [f"{len(report.skipped)} site(s) were left for a human; each says why.", REVIEW_MARKER]
     if elsewhere:
         body[1:1] = ["", "Outside the diff:", *elsewhere]
-    pr.create_review(commit=repo.get_commit(report.head_sha), body="\n".join(body),
+    pr.create_review(commit=repo.get_commit(head_sha), body="\n".join(body),
                      event="COMMENT", comments=inline)
     return True
 
@@ -203,19 +206,36 @@ def _create_or_find_pull(repo: Repository, branch: str, title: str, body: str) -
         return existing
 
 
+def _blocked(pr: PullRequest | None, foreign: list[str]) -> PublishResult:
+    message = ("This branch has commits that refactor-bot did not make, so I will not "
+               "force-push over them:\n\n" + "\n".join(f"- {c}" for c in foreign) +
+               "\n\nComment `@refactor-bot recreate` to start over from the default branch.")
+    if pr is not None:
+        pr.create_issue_comment(message)
+    return PublishResult("blocked", pr.number if pr else None, pr.html_url if pr else None, message)
+
+
 def publish(repo: Repository, checkout: Path, report, config: RepoConfig, token: str, *,
-            pr: PullRequest | None, state: PrState, recreate: bool = False) -> PublishResult:
+            pr: PullRequest | None, skip_paths: list[str] = (), recreate: bool = False) -> PublishResult:
     """Push the job's branch and open or update the group's PR (see the module docstring).
 
-    ``pr`` is the group's open PR (:func:`open_pull`), ``state`` the memory to write into it
-    (its skip list included); ``recreate`` closes the open PR first and replaces the branch
+    ``pr`` is the group's open PR (:func:`open_pull`); ``skip_paths`` the files left out on
+    request (listed in the body); ``recreate`` closes the open PR first and replaces the branch
     whoever committed to it (the user asked for exactly that).
     """
     branch = config.branch_for(report.group)
-    if report.branch is None:
-        return PublishResult("nothing", pr.number if pr else None, pr.html_url if pr else None,
-                             f"nothing in `{report.group}` needed a change on {report.base_sha[:10]}")
     remote = remote_branch_sha(checkout, branch)
+    if report.branch is None:
+        nothing = f"nothing in `{report.group}` needs a change on {report.base_sha[:10]}"
+        if pr is None:
+            return PublishResult("nothing", message=nothing)
+        foreign = foreign_commits(checkout, remote, report.base_sha) if remote else []
+        if foreign:
+            return _blocked(pr, foreign)
+        pr.create_issue_comment(f"Closing: {nothing}" + (
+            f" (left out on request: {', '.join(f'`{p}`' for p in skip_paths)})" if skip_paths else "") + ".")
+        pr.edit(state="closed")
+        return PublishResult("closed", pr.number, pr.html_url, f"closed #{pr.number}: {nothing}")
     if recreate and pr is not None:
         pr.create_issue_comment("Recreating this pull request from scratch as requested; "
                                 "the new one will link back here.")
@@ -223,20 +243,17 @@ def publish(repo: Repository, checkout: Path, report, config: RepoConfig, token:
         old_number, pr = pr.number, None
     else:
         old_number = None
-        if remote is not None:
-            foreign = foreign_commits(checkout, remote, report.base_sha)
-            if foreign:
-                message = ("This branch has commits that refactor-bot did not make, so I will not "
-                           "force-push over them:\n\n" + "\n".join(f"- {c}" for c in foreign) +
-                           "\n\nComment `@refactor-bot recreate` to start over from the default branch.")
-                if pr is not None:
-                    pr.create_issue_comment(message)
-                return PublishResult("blocked", pr.number if pr else None, pr.html_url if pr else None, message)
-    if remote is None or not _same_change(checkout, remote, report.head_sha, report.base_sha):
+        foreign = foreign_commits(checkout, remote, report.base_sha) if remote else []
+        if foreign:
+            return _blocked(pr, foreign)
+    if remote is not None and _same_change(checkout, remote, report.head_sha, report.base_sha):
+        head = remote  # identical result already on GitHub: keep its commits (and CI runs)
+    else:
         push_branch(checkout, token, branch, remote)
-    state.group, state.base_sha, state.head_sha = report.group, report.base_sha, report.head_sha
-    state.tests_ok, state.bench_ok = verdicts(report)
-    tail = skipped_on_request(state.skip_paths)
+        head = report.head_sha
+    tests_ok, bench_ok = verdicts(report)
+    state = PrState(report.group, report.base_sha, head, tests_ok, bench_ok)
+    tail = skipped_on_request(list(skip_paths))
     if old_number is not None:
         tail += f"\n\nReplaces #{old_number}.\n"
     body = fit_body(report.pr_body, tail + "\n" + state.render() + "\n")
@@ -249,5 +266,5 @@ def publish(repo: Repository, checkout: Path, report, config: RepoConfig, token:
         pr.edit(title=report.pr_title, body=body)
         status = "updated"
     _apply_labels_and_reviewers(pr, config)
-    post_review(repo, pr, checkout, report)
+    post_review(repo, pr, checkout, report, head)
     return PublishResult(status, pr.number, pr.html_url, f"{status} #{pr.number}")

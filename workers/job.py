@@ -152,7 +152,7 @@ def _run_in_worktree(wt: Path, config: RepoConfig, group_name: str, base_sha: st
     if files and (options.run_tests or options.run_bench):
         measure_before(measurements, wt, config, base_sha, options, cache_dir, stage)
     with stage("fix"):
-        fixes = fix_files(wt, files, skip_paths=options.skip_paths)
+        fixes = fix_files(wt, files, skip_paths=options.skip_paths, line_length=config.line_length)
     with stage("verify"):
         verified = verify_and_write(wt, fixes, group.rule, target)
     changed = [f for f in verified.kept if f.changed]

@@ -14,7 +14,7 @@ from pathlib import Path
 from .bench import BenchRow, BenchRun, compare_benchmarks, run_benchmarks
 from .repo_config import RepoConfig
 from .testenv import TestEnvError, ensure_test_python
-from .testrun import TestRun, TestVerdict, compare_tests, run_tests
+from .testrun import TestRun, TestVerdict, compare_tests, confirm_regressions, run_tests
 
 
 def default_cache_dir() -> Path:
@@ -63,7 +63,7 @@ class Measurements:
 
     def bench_intro(self) -> str:
         if self.synthetic:
-            return ("This repository has no benchmarks: " + (self.bench_before.reason if self.bench_before else "none found")
+            return ("This repository has no benchmarks (" + (self.bench_before.reason if self.bench_before else "none found") + ")"
                     + ". The rows below are **site micro-benchmarks**: each rewrite *shape* timed on "
                     "synthetic inputs with pytest-benchmark; they are not this service's latency. On "
                     "Python ≥ 3.11 a try costs nothing until it raises, so a helper call per "
@@ -72,6 +72,8 @@ class Measurements:
             return (f"pytest-benchmark medians, before vs after; a regression is a slowdown beyond "
                     f"{self.threshold_pct:g}% and beyond the runs' own noise.")
         reasons = [n for n in self.notes if n.startswith("bench")]
+        if self.bench_before is not None and not self.bench_before.available:
+            reasons.insert(0, f"No benchmarks ran: {self.bench_before.reason}")
         return "; ".join(reasons) or "Benchmarks were not run (--no-bench)."
 
     def bench_table(self) -> list[dict]:
@@ -161,7 +163,9 @@ def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds:
             m.tests_after = run_tests(wt, python=m.python, command=config.test_command,
                                       timeout=config.test_timeout, progress=options.progress,
                                       label="tests after")
-        m.verdict = compare_tests(m.tests_before, m.tests_after)
+        m.verdict = confirm_regressions(compare_tests(m.tests_before, m.tests_after), wt,
+                                        python=m.python, timeout=config.test_timeout,
+                                        progress=options.progress)
     if not options.run_bench:
         return
     if m.bench_before is not None and m.bench_before.available:
@@ -172,8 +176,12 @@ def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds:
                                            label="benchmarks after")
         m.rows = compare_benchmarks(m.bench_before, m.bench_after, config.regression_threshold_pct)
     elif kinds:
-        from .sitebench import run_site_microbenchmarks
+        from .sitebench import SiteBenchError, run_site_microbenchmarks
 
         with stage("site micro-benchmarks"):
-            m.rows = run_site_microbenchmarks(kinds, python=m.python, timeout=config.bench_timeout)
-        m.synthetic = True
+            try:
+                m.rows = run_site_microbenchmarks(kinds, python=m.python, timeout=config.bench_timeout,
+                                                  threshold_pct=config.regression_threshold_pct)
+                m.synthetic = True
+            except SiteBenchError as exc:
+                m.notes.append(f"bench: site micro-benchmarks failed ({exc})")

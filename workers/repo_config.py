@@ -63,6 +63,7 @@ class RepoConfig:
     reviewers: tuple[str, ...] = ()
     tick_via_pr: bool = False
     requires_python: str | None = None
+    line_length: int = 88  # the repo's ruff/black line length, for wrapping generated code
     extra: dict = field(default_factory=dict)
 
     def group(self, name: str) -> Group:
@@ -117,8 +118,12 @@ def load_repo_config(checkout: Path) -> RepoConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{pyproject.name} is not valid TOML: {exc}") from exc
     requires_python = data.get("project", {}).get("requires-python")
-    table = data.get("tool", {}).get("refactor-bot", {})
+    tools = data.get("tool", {})
+    table = tools.get("refactor-bot", {})
     kwargs: dict = {"requires_python": requires_python}
+    line_length = tools.get("ruff", {}).get("line-length") or tools.get("black", {}).get("line-length")
+    if isinstance(line_length, int) and 40 <= line_length <= 320:
+        kwargs["line_length"] = line_length
     if "groups" in table:
         kwargs["groups"] = _groups(table["groups"])
     for key, attr in (("tasks-file", "tasks_file"), ("target-version", "target_version")):

@@ -206,6 +206,8 @@ def run_untrusted(cmd: Sequence[str], cwd: str | os.PathLike, timeout: float,
                 delay = min(delay * 2, 0.1)
         finally:
             _kill_group(proc.pid, signal.SIGKILL)
+            if proc.poll() is None:  # the group kill missed it (it left the group?)
+                proc.kill()
             proc.wait()
         duration = time.monotonic() - start
         stdout, t1 = _read_tail(out, tail_bytes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from bot.permissions import can_run_commands
 from bot.settings import Settings, get_settings
 
 from . import checkout as git_checkout
+from . import skips
 from .celery_app import HANDLE_COMMAND, MARK_OUTDATED, REFACTOR_GROUP, RERUN_CHECK, TICK_TASKS, app
 from .github_publish import PrState, PublishResult, open_pull, publish
 from .job import JobOptions, plan_for, run_job
@@ -110,6 +111,23 @@ def retrying(task: Task) -> Iterator[None]:
         raise task.retry(exc=exc, countdown=min(2 ** retries * 5, 600)) from exc
 
 
+@contextmanager
+def told_on_failure(issue, message: Callable[[Exception], str], **log_extra) -> Iterator[None]:
+    """A failure a user would notice becomes a comment on ``issue`` plus ``logger.exception``.
+
+    Transient failures are left to :func:`retrying`: the user hears about the final outcome only.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        logger.exception("job failed: %s", exc, extra=log_extra)
+        if issue is not None:
+            issue.create_comment(message(exc))
+        raise
+
+
 def remote_config(repo: Repository) -> RepoConfig:
     """The repository's ``[tool.refactor-bot]`` on its default branch, read through the API."""
     try:
@@ -146,20 +164,22 @@ def open_bot_pulls(repo: Repository, config: RepoConfig) -> list[tuple[str, obje
 def run_group(ctx: Context, repo: Repository, group: str, *, skip_paths: list[str],
               recreate: bool) -> PublishResult:
     """Fetch, run the job for ``group`` and publish its PR, holding the group's lock."""
-    with job_lock(ctx.redis(), repo.full_name, group, timeout=ctx.settings.lock_timeout_seconds):
+    redis = ctx.redis()
+    with job_lock(redis, repo.full_name, group, timeout=ctx.settings.lock_timeout_seconds):
         checkout = ctx.workspace(repo.full_name, group)
         base = git_checkout.sync(repo.clone_url, checkout, ctx.token, repo.default_branch)
         config = load_repo_config(checkout)
         config.group(group)  # unknown group → ConfigError before any work
-        pr = open_pull(repo, config.branch_for(group))
-        state = PrState.parse(pr.body) if pr else PrState()
-        state.skip_paths = sorted(set(state.skip_paths) | set(skip_paths))
+        skips.remember(redis, repo.full_name, group, skip_paths)
+        leave_out = skips.skipped(redis, repo.full_name, group)
         report = run_job(checkout, JobOptions(
             group=group, base=base, run_tests=ctx.settings.run_tests, run_bench=ctx.settings.run_bench,
-            skip_paths=frozenset(state.skip_paths), cache_dir=ctx.settings.cache_dir,
+            skip_paths=frozenset(leave_out), cache_dir=ctx.settings.cache_dir,
             progress=lambda msg: logger.info("%s %s: %s", repo.full_name, group, msg),
         ))
-        return publish(repo, checkout, report, config, ctx.token, pr=pr, state=state, recreate=recreate)
+        pr = open_pull(repo, config.branch_for(group))
+        return publish(repo, checkout, report, config, ctx.token, pr=pr, skip_paths=leave_out,
+                       recreate=recreate)
 
 
 @app.task(name=REFACTOR_GROUP, bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -170,29 +190,24 @@ def refactor_group(self: Task, *, repo: str, group: str, installation_id: int | 
     with retrying(self):
         ctx = Context.create(installation_id)
         gh_repo = ctx.gh.get_repo(repo)
-        try:
+        issue = gh_repo.get_issue(reply_to) if reply_to is not None else None
+        with told_on_failure(issue, lambda exc: replies.group_failed(requested_by, group, str(exc)),
+                             repo=repo, group=group):
             result = run_group(ctx, gh_repo, group, skip_paths=list(skip_paths or ()), recreate=recreate)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            logger.exception("job for %s %s failed", repo, group, extra={"repo": repo, "group": group})
-            if reply_to is not None:
-                gh_repo.get_issue(reply_to).create_comment(replies.group_failed(requested_by, group, str(exc)))
-            raise
-        if reply_to is not None:
-            gh_repo.get_issue(reply_to).create_comment(replies.group_done(
+        if issue is not None:
+            issue.create_comment(replies.group_done(
                 requested_by, group, result.status, result.pr_number, result.pr_url, result.message))
         return asdict(result)
 
 
 # ---- comment commands -------------------------------------------------------------------------
 
-def react(repo: Repository, kind: str, comment_id: int, content: str = "+1") -> None:
+def react(repo: Repository, number: int, kind: str, comment_id: int, content: str = "+1") -> None:
     """Acknowledge a command where it was written (reviews have no reactions)."""
     if kind == "issue":
-        repo.get_issue_comment(comment_id).create_reaction(content)
+        repo.get_issue(number).get_comment(comment_id).create_reaction(content)
     elif kind == "review_comment":
-        repo.get_pull_comment(comment_id).create_reaction(content)
+        repo.get_pull(number).get_review_comment(comment_id).create_reaction(content)
 
 
 def _groups_for(ctx: Context, repo: Repository, command: Command, number: int,
@@ -248,32 +263,39 @@ def handle_command(self: Task, *, repo: str, number: int, comment_kind: str, com
         if not can_run_commands(gh_repo, author):
             issue.create_comment(replies.refusal(author, command))
             return {"status": "refused"}
-        react(gh_repo, comment_kind, comment_id)
-        cmd = Command(command, tuple(args))
-        error = cmd.error()
-        if error or cmd.name == "help":
-            issue.create_comment(replies.invalid(author, error, ctx.settings.bot_name) if error
-                                 else replies.invalid(author, "here is what I can do.", ctx.settings.bot_name))
-            return {"status": "help"}
-        if cmd.name == "status":
-            issue.create_comment(reply_status(gh_repo))
-            return {"status": "answered"}
-        if cmd.name == "plan":
-            issue.create_comment(reply_plan(ctx, gh_repo))
-            return {"status": "answered"}
-        groups = _groups_for(ctx, gh_repo, cmd, number, is_pull_request, author)
-        if isinstance(groups, str):
-            issue.create_comment(groups)
-            return {"status": "answered"}
-        for group in groups:
-            refactor_group.apply_async(kwargs={
-                "repo": repo, "group": group, "installation_id": installation_id,
-                "skip_paths": list(cmd.args[:1]) if cmd.name == "skip" else [],
-                "recreate": cmd.name == "recreate", "reply_to": number, "requested_by": author,
-            })
-        if len(groups) > 1:
-            issue.create_comment(replies.queued(author, cmd.name, groups))
-        return {"status": "queued", "groups": groups}
+        react(gh_repo, number, comment_kind, comment_id)
+        with told_on_failure(issue, lambda exc: replies.command_failed(author, command, str(exc)),
+                             repo=repo, command=command):
+            return run_command(ctx, gh_repo, issue, Command(command, tuple(args)), author=author,
+                               installation_id=installation_id, is_pull_request=is_pull_request)
+
+
+def run_command(ctx: Context, gh_repo: Repository, issue, cmd: Command, *, author: str,
+                installation_id: int | None, is_pull_request: bool) -> dict:
+    """Answer ``cmd`` or enqueue the group jobs it asks for (permission already checked)."""
+    error = cmd.error()
+    if error or cmd.name == "help":
+        issue.create_comment(replies.invalid(author, error or "here is what I can do.", ctx.settings.bot_name))
+        return {"status": "help"}
+    if cmd.name == "status":
+        issue.create_comment(reply_status(gh_repo))
+        return {"status": "answered"}
+    if cmd.name == "plan":
+        issue.create_comment(reply_plan(ctx, gh_repo))
+        return {"status": "answered"}
+    groups = _groups_for(ctx, gh_repo, cmd, issue.number, is_pull_request, author)
+    if isinstance(groups, str):
+        issue.create_comment(groups)
+        return {"status": "answered"}
+    for group in groups:
+        refactor_group.apply_async(kwargs={
+            "repo": gh_repo.full_name, "group": group, "installation_id": installation_id,
+            "skip_paths": list(cmd.args[:1]) if cmd.name == "skip" else [],
+            "recreate": cmd.name == "recreate", "reply_to": issue.number, "requested_by": author,
+        })
+    if len(groups) > 1:
+        issue.create_comment(replies.queued(author, cmd.name, groups))
+    return {"status": "queued", "groups": groups}
 
 
 # ---- other events -----------------------------------------------------------------------------

@@ -243,22 +243,24 @@ def ensure_test_python(checkout: Path, *, cache_dir: Path, requirements: list[st
         requirements = detect_requirements(checkout)
     if not requirements:
         return Path(sys.executable)
+    args = _install_args(checkout, requirements) + implied_plugins(checkout)  # fail early
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    key = env_key(checkout, requirements, sys.version)
+    key = env_key(checkout, requirements, sys.version + (" +inherit" if inherit_site_packages
+                                                           else ""))
     venv = Path(cache_dir) / f"venv-py{version}-{key[:16]}"
     with _locked(Path(cache_dir) / f"{venv.name}.lock"):
         if (venv / _READY).is_file():
             say(f"test env: reusing {venv.name}")
             return venv_python(venv)
         shutil.rmtree(venv, ignore_errors=True)  # a half-built one from a crash
-        _build(checkout, venv, requirements, timeout, inherit_site_packages, say)
+        _build(checkout, venv, requirements, args, timeout, inherit_site_packages, say)
         (venv / _READY).write_text(json.dumps(
             {"requirements": list(requirements), "pins": own_pins(), "python": sys.version}))
     return venv_python(venv)
 
 
-def _build(checkout: Path, venv: Path, requirements: Sequence[str], timeout: float,
-           inherit: bool, say: Callable[[str], None]) -> None:
+def _build(checkout: Path, venv: Path, requirements: Sequence[str], args: list[str],
+           timeout: float, inherit: bool, say: Callable[[str], None]) -> None:
     env = install_env()
     say(f"test env: creating {venv.name}")
     run = run_untrusted([sys.executable, "-m", "venv", str(venv)], checkout, 300, env)
@@ -271,7 +273,6 @@ def _build(checkout: Path, venv: Path, requirements: Sequence[str], timeout: flo
                              checkout, 60, env)
         Path(site.stdout.strip(), "_refactor_bot_inherit.pth").write_text(
             sysconfig.get_paths()["purelib"] + "\n")
-    args = _install_args(checkout, requirements) + implied_plugins(checkout)
     pip = [str(venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check"]
 
     def tick(elapsed: float, _tail: str) -> None:

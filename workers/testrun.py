@@ -15,6 +15,9 @@ Per-test outcomes come from the junit XML (``junit_family=xunit1`` for the ``fil
 from which node ids are rebuilt). A configured command that is not pytest is judged by its exit
 code only.
 
+A suite that is flaky would make any refactor look guilty now and then, so
+``confirm_regressions`` re-runs the regressed ids once and reports those that pass as ``flaky``.
+
 The base run is the same for every group of a job, so it is cached as JSON keyed by
 (``key`` = base SHA, command, interpreter); only complete runs are cached (see ``cacheable``).
 """
@@ -28,7 +31,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from workers.sandbox import run_untrusted, scrubbed_env
@@ -280,6 +283,7 @@ class TestVerdict:
     new_failing: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -291,6 +295,8 @@ class TestVerdict:
             parts.append(f"{len(self.new)} new ({len(self.new_failing)} red)")
         if self.removed:
             parts.append(f"{len(self.removed)} no longer reported ({len(self.lost)} were passing)")
+        if self.flaky:
+            parts.append(f"{len(self.flaky)} flaky (failed once, passed on a re-run)")
         return ", ".join(parts)
 
     def to_dict(self) -> dict:
@@ -348,3 +354,33 @@ def compare_tests(before: TestRun, after: TestRun) -> TestVerdict:
     v.ok = not (after.timed_out or v.regressions or v.lost or v.new_failing)
     v.reasons = reasons
     return v
+
+
+def confirm_regressions(verdict: TestVerdict, after_checkout: Path, *, python: Path,
+                        timeout: float = 600.0, max_ids: int = 200,
+                        progress: Progress | None = None) -> TestVerdict:
+    """Re-run the regressed test ids once on the refactored checkout; passes become ``flaky``.
+
+    A real suite has tests that fail now and then (timing, ordering, ports). Blaming such a
+    failure on the refactor would be wrong, hiding it would be too: a test that passes on the
+    re-run moves from ``regressions`` to ``flaky`` (listed in the summary), one that fails again
+    stays a regression. At most ``max_ids`` ids are re-run (more than that is no flake).
+    """
+    if verdict.mode != "per-test" or not verdict.regressions or \
+            len(verdict.regressions) > max_ids:
+        return verdict
+    rerun = run_tests(after_checkout, python=python, command=["pytest", *verdict.regressions],
+                      timeout=timeout, progress=progress, label="tests (re-run of regressions)")
+    if rerun.timed_out or not rerun.per_test:
+        return verdict
+    flaky = [t for t in verdict.regressions if rerun.outcomes.get(t) == "passed"]
+    if not flaky:
+        return verdict
+    regressions = [t for t in verdict.regressions if t not in flaky]
+    reasons = [r for r in verdict.reasons if "now fail" not in r]
+    if regressions:
+        reasons.insert(0, f"{len(regressions)} tests that passed on the base now fail")
+    return replace(verdict, regressions=regressions, flaky=verdict.flaky + flaky,
+                   reasons=reasons,
+                   ok=not (regressions or verdict.lost or verdict.new_failing or
+                           any("timed out" in r for r in verdict.reasons)))
