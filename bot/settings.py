@@ -21,7 +21,8 @@ GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
 class Settings(BaseSettings):
     """Service configuration; secrets are ``SecretStr`` so they never print in a repr or a log."""
 
-    model_config = SettingsConfigDict(env_prefix="REFACTOR_BOT_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REFACTOR_BOT_", env_file=None, env_ignore_empty=True,
+                                      extra="ignore")
 
     # --- webhook ---------------------------------------------------------------------------
     webhook_secret: SecretStr = SecretStr("")

@@ -9,9 +9,10 @@ Two rewrites, chosen per site, and a precise skip reason for everything else:
   (``_safe_<what it calls>``) that takes the names it reads and returns the names it binds that
   are read later, plus a flag for ``break``/``return`` (the seed's Result pattern, tasks 1.3/7.1).
 
-Analysis runs on ``ast`` + ``symtable`` (see :mod:`codemods.perf203_scope`, :mod:`codemods.perf203_flow`);
-libcst is used only to find the flagged handlers (``PositionProvider``) and to rewrite, so every
-byte outside the rewritten loops stays as it was.
+This module decides, per site, which rewrite is provably safe. The analysis runs on ``ast`` and
+``symtable`` (:mod:`codemods.perf203_scope` for names, :mod:`codemods.perf203_flow` for control
+flow and exceptions); libcst only locates the loops (:mod:`codemods.perf203_locate`) and rewrites
+them (:mod:`codemods.perf203_rewrite`), so every byte outside the rewritten loops stays as it was.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .outcome import Site, SiteOutcome
 from .perf203_flow import handlers_may_catch, iteration_exceptions, leaves_loop, tail_breaks
+from .perf203_locate import find_perf203_sites, locate_loops
 from .perf203_logging import logging_calls
+from .perf203_rewrite import Plan, PlanApplier, compile_alone
 from .perf203_scope import (
     FUNCTION_NODES,
     LOOP_NODES,
     BindingWalker,
+    ast_child_blocks,
     bound_before,
     captured_names,
     deferred_scopes,
@@ -42,9 +45,12 @@ from .perf203_scope import (
     is_immediately_consumed,
     nodes_in_scope,
     own_statements,
+    scope_bindings,
     scope_facts,
     target_names,
 )
+
+__all__ = ["KINDS", "SkipSite", "find_perf203_sites", "fix_perf203"]
 
 KINDS = ("hoist", "extract")
 
@@ -76,181 +82,6 @@ class SkipSite(Exception):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Located:
-    """One flagged loop, as libcst nodes (to rewrite) and ast nodes (to analyse)."""
-
-    loop: cst.For | cst.While
-    try_: cst.Try
-    top: cst.CSTNode  # the module-level statement that contains the loop
-    column: int  # 0-based column of the ``try`` keyword
-    line: int  # line of the loop keyword
-    ancestors: list[cst.CSTNode] = field(default_factory=list)  # enclosing statements, outermost first
-
-
-class _LoopFinder(cst.CSTVisitor):
-    """Fallback locator: (line, 1-based col) of each loop-body try's first handler → the loop,
-    via libcst's ``PositionProvider``. Used only when the fast statement walk and ``ast`` disagree."""
-
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stack: list[cst.CSTNode] = []
-        self.found: dict[tuple[int, int], _Located] = {}
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.stack.append(node)
-        if _is_candidate(node):
-            try_ = node.body.body[0]
-            pos = self.get_metadata(PositionProvider, try_.handlers[0]).start
-            try_col = self.get_metadata(PositionProvider, try_).start.column
-            line = self.get_metadata(PositionProvider, node).start.line
-            ancestors = [n for n in self.stack[:-1] if isinstance(n, cst.BaseStatement)]
-            top = ancestors[0] if ancestors else node
-            self.found[(pos.line, pos.column + 1)] = _Located(node, try_, top, try_col, line, ancestors)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-
-
-def _is_candidate(node: cst.CSTNode) -> bool:
-    """A ``for``/``while`` whose whole body is one ``try`` with at least one handler."""
-    if not isinstance(node, (cst.For, cst.While)) or not isinstance(node.body, cst.IndentedBlock):
-        return False
-    body = node.body.body
-    return len(body) == 1 and isinstance(body[0], cst.Try) and bool(body[0].handlers)
-
-
-def _cst_child_blocks(stmt: cst.CSTNode) -> list[cst.BaseSuite]:
-    """The statement blocks of a compound statement, in source order."""
-    blocks: list = []
-    if isinstance(stmt, (cst.For, cst.While, cst.With, cst.FunctionDef, cst.ClassDef, cst.If)):
-        blocks.append(stmt.body)
-        orelse = getattr(stmt, "orelse", None)
-        if isinstance(orelse, cst.If):
-            blocks.append(cst.IndentedBlock(body=[orelse]))
-        elif orelse is not None:
-            blocks.append(orelse.body)
-    elif isinstance(stmt, (cst.Try, cst.TryStar)):
-        blocks.append(stmt.body)
-        blocks.extend(h.body for h in stmt.handlers)
-        if stmt.orelse is not None:
-            blocks.append(stmt.orelse.body)
-        if stmt.finalbody is not None:
-            blocks.append(stmt.finalbody.body)
-    elif isinstance(stmt, cst.Match):
-        blocks.extend(c.body for c in stmt.cases)
-    return blocks
-
-
-def _cst_candidates(module: cst.Module) -> list[tuple[cst.CSTNode, list[cst.CSTNode]]]:
-    """Candidate loops in source order with their enclosing statements (outermost first),
-    walking statements only (no expressions): far cheaper than a full visit."""
-    out = []
-
-    def walk(stmts, ancestors):
-        for stmt in stmts:
-            if _is_candidate(stmt):
-                out.append((stmt, ancestors))
-            for block in _cst_child_blocks(stmt):
-                if isinstance(block, cst.IndentedBlock):
-                    walk(block.body, ancestors + [stmt])
-
-    walk(module.body, [])
-    return out
-
-
-def _ast_child_blocks(stmt: ast.AST) -> list[list[ast.stmt]]:
-    blocks: list[list[ast.stmt]] = []
-    if isinstance(stmt, ast.If):
-        blocks.append(stmt.body)
-        if stmt.orelse:
-            blocks.append(stmt.orelse)
-    elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-        blocks.append(stmt.body)
-        blocks.extend(h.body for h in stmt.handlers)
-        for extra in (stmt.orelse, stmt.finalbody):
-            if extra:
-                blocks.append(extra)
-    elif isinstance(stmt, getattr(ast, "Match", ())):
-        blocks.extend(c.body for c in stmt.cases)
-    elif isinstance(stmt, (*LOOP_NODES, ast.AsyncFor, ast.With, ast.AsyncWith, *FUNCTION_NODES, ast.ClassDef)):
-        blocks.append(stmt.body)
-        if getattr(stmt, "orelse", None):
-            blocks.append(stmt.orelse)
-    return blocks
-
-
-def _ast_candidates(tree: ast.Module) -> list[ast.AST]:
-    out = []
-
-    def walk(stmts):
-        for stmt in stmts:
-            if (
-                isinstance(stmt, (ast.For, ast.AsyncFor, ast.While))
-                and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Try) and stmt.body[0].handlers
-            ):
-                out.append(stmt)
-            for block in _ast_child_blocks(stmt):
-                walk(block)
-
-    walk(tree.body)
-    return out
-
-
-def _char_col(lines: list[str], lineno: int, byte_col: int) -> int:
-    return len(lines[lineno - 1].encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
-
-
-def _locate(module: cst.Module, ctx: _FileContext) -> dict[tuple[int, int], _Located]:
-    """Every candidate loop keyed by ruff's location of its first handler.
-
-    The libcst and ast statement trees list candidates in the same source order, so positions
-    come from ``ast`` for free; if the two lists ever disagree, fall back to ``PositionProvider``.
-    """
-    cst_loops = _cst_candidates(module)
-    ast_loops = _ast_candidates(ctx.tree)
-    if len(cst_loops) != len(ast_loops) or any(
-        isinstance(c, cst.While) != isinstance(a, ast.While) for (c, _), a in zip(cst_loops, ast_loops, strict=False)
-    ):
-        finder = _LoopFinder()
-        MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
-        return finder.found
-    lines = ctx.source.splitlines()
-    found = {}
-    for (loop, ancestors), a in zip(cst_loops, ast_loops, strict=True):
-        try_ = a.body[0]
-        handler = try_.handlers[0]
-        key = (handler.lineno, _char_col(lines, handler.lineno, handler.col_offset) + 1)
-        top = ancestors[0] if ancestors else loop
-        found[key] = _Located(
-            loop, loop.body.body[0], top, _char_col(lines, try_.lineno, try_.col_offset), a.lineno, ancestors
-        )
-    return found
-
-
-def find_perf203_sites(source: str, path: str = "<string>") -> list[Site]:
-    """PERF203 sites the way ruff reports them (first handler of a loop-body ``try`` whose body
-    has no ``break``/``continue`` of its own); used by the command classes and the tests."""
-    tree = ast.parse(source)
-    sites = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.For, ast.While)) and len(node.body) == 1 and isinstance(node.body[0], ast.Try):
-            try_ = node.body[0]
-            if not try_.handlers:
-                continue
-            # like ruff: any break/continue in the try body, nested loops included, exempts it
-            if any(isinstance(n, (ast.Break, ast.Continue)) for n in own_statements(try_.body, into_loops=True)):
-                continue
-            handler = try_.handlers[0]
-            line = source.splitlines()[handler.lineno - 1]
-            col = len(line.encode("utf-8")[: handler.col_offset].decode("utf-8")) + 1
-            sites.append(Site(path, handler.lineno, col, "PERF203"))
-    return sorted(sites)
-
-
 # ---------------------------------------------------------------------------------------------
 # Per-file context
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +98,7 @@ class _FileContext:
     shadowed: set[str]
     taken: set[str]  # every identifier in the file, plus names we generated
     fn_names: dict[int, set[str]] = field(default_factory=dict)  # per function: identifiers in it
+    site_try_nodes: set[int] = field(default_factory=set)  # ids of every ast node in a flagged try
 
     @classmethod
     def build(cls, module: cst.Module, source: str | None = None) -> _FileContext:
@@ -328,32 +160,6 @@ class _FileContext:
 # ---------------------------------------------------------------------------------------------
 # Plans
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Plan:
-    site: Site
-    index: int
-    kind: str
-    located: _Located
-    logging: list[str]
-    located_module: cst.Module
-    # extract only
-    helper: str = ""
-    params: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    is_async: bool = False
-    flow: str | None = None  # "bool-break" | "bool-return" | "str"
-    flow_var: str | None = None
-    result_var: str | None = None
-    has_value: bool = False
-    in_async: bool = False  # the loop is inside an ``async def``
-    line_length: int = 88
-    outputs_on_return: bool = True  # False: a ``return`` exit hands back None for the locals
-    comment: str = ""
-    docstring: list[str] = field(default_factory=list)
-    # filled while rewriting
-    logging_after: list[str] | None = None
 
 
 def _handler_effects(handler: ast.ExceptHandler, logs: bool) -> list[str]:
@@ -503,7 +309,7 @@ def _reads_after_statement(ctx: _FileContext, fn: ast.AST, node: ast.AST) -> set
     names: set[str] = set()
     child = node
     for anc in ctx.ancestors(node):
-        for block in _ast_child_blocks(anc) if anc is not fn else [fn.body]:
+        for block in ast_child_blocks(anc) if anc is not fn else [fn.body]:
             if child in block:
                 names |= _exposed_reads(block[block.index(child) + 1:])
             elif isinstance(anc, (ast.Try, getattr(ast, "TryStar", ast.Try))):
@@ -538,7 +344,7 @@ def _escape_readers(ctx: _FileContext, loop: ast.AST, fn: ast.AST, *, returning:
     return names
 
 
-def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan) -> None:  # noqa: C901
+def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) -> None:  # noqa: C901
     """Fill ``plan`` for the extract rewrite, or raise :class:`SkipSite`."""
     if isinstance(scope, ast.Module):
         raise SkipSite("loop at module level: the names it binds are globals, so it cannot move into a helper")
@@ -585,7 +391,6 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
     exposed: list[str] = []
     read_order: list[str] = []
     bound_order: list[str] = []
-    plain_bound: set[str] = set()
     exits: list[tuple[str, ast.AST, frozenset]] = []
 
     def on_read(name: ast.Name, bound: frozenset) -> None:
@@ -594,17 +399,18 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
         if name.id not in bound and name.id not in exposed:
             exposed.append(name.id)
 
-    def on_bind(name: str, node: ast.AST) -> None:
-        if name not in bound_order:
-            bound_order.append(name)
-        if not isinstance(node, ast.ExceptHandler):  # ``except E as e`` unbinds e at its end
-            plain_bound.add(name)
-
     def on_exit(kind: str, node: ast.AST, bound: frozenset) -> None:
         exits.append((kind, node, bound))
 
-    walker = BindingWalker(on_read=on_read, on_bind=on_bind, on_exit=on_exit)
+    walker = BindingWalker(on_read=on_read, on_exit=on_exit)
     fallthrough = walker.stmt(try_, frozenset(loop_targets))
+    # every binding, reachable or not: any of them makes the name local to the function
+    bindings = scope_bindings([try_])
+    for name, _ in bindings:
+        if name not in bound_order:
+            bound_order.append(name)
+    # ``except E as e`` unbinds e when the handler ends: such a name never leaves the try
+    plain_bound = {name for name, node in bindings if not isinstance(node, ast.ExceptHandler)}
     fn_names = facts.locals | facts.frees
     used = set(exposed) | set(bound_order)
     clash = used & (facts.declared_global | facts.declared_nonlocal)
@@ -639,6 +445,21 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: _Plan)
     outputs = [
         n for n in bound_order if n in plain_bound and n in facts.locals and (n in reads_after or n in exposed)
     ]
+    # A name only the try binds stops being local to the function once the try moves out:
+    # any other mention of it there would then read a global instead of raising UnboundLocalError.
+    # (bindings inside any try flagged in this file don't count: that try may move out as well)
+    elsewhere_bound = {name for name, node in scope_bindings(fn.body) if id(node) not in ctx.site_try_nodes}
+    elsewhere_bound |= {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    mentioned = {  # reads of the function's own variable (comprehension/lambda locals excluded)
+        n.id for n in expression_reads(ast.Module(body=fn.body, type_ignores=[])) if id(n) not in try_ids
+    }
+    rescoped = [n for n in bound_order if n in facts.locals and n not in elsewhere_bound and n in mentioned
+                and n not in outputs]
+    if rescoped:
+        raise SkipSite(
+            f"{', '.join(rescoped)} is bound only in the try but used elsewhere in the function "
+            "(moving the try would make that use global)"
+        )
     captured_bound = set(bound_order) & captured_outside & facts.locals
     if captured_bound:
         raise SkipSite(
@@ -762,7 +583,7 @@ def _identifiers(node: ast.AST) -> list[str]:
     return []
 
 
-def _describe(plan: _Plan, try_: ast.Try, fn: ast.AST) -> None:
+def _describe(plan: Plan, try_: ast.Try, fn: ast.AST) -> None:
     """The call-site comment (seed 7.2) and the helper's docstring contract (seed 7.1)."""
     logs_per_handler = _logs_per_handler(plan)
     order = ["logged", "re-raised", "raises", "returns", "loop stops", "loop continues", "handled"]
@@ -806,280 +627,13 @@ def _describe(plan: _Plan, try_: ast.Try, fn: ast.AST) -> None:
         plan.comment = f"# errors handled in {plan.helper}"
 
 
-def _logs_per_handler(plan: _Plan) -> list[bool]:
+def _logs_per_handler(plan: Plan) -> list[bool]:
     return [bool(logging_calls([h], plan.located_module)) for h in plan.located.try_.handlers]
 
 
 # ---------------------------------------------------------------------------------------------
 # Rewriting (libcst)
 # ---------------------------------------------------------------------------------------------
-
-
-def _has_comment(line: cst.SimpleStatementLine) -> bool:
-    return line.trailing_whitespace.comment is not None or any(e.comment is not None for e in line.leading_lines)
-
-
-def _drop_tail(block: cst.IndentedBlock, kind: type, *, nested: bool = True) -> cst.IndentedBlock:
-    """Remove a trailing ``break``/``continue`` statement line (or turn it into ``pass``);
-    with ``nested``, also at the end of a trailing ``if``/``elif``/``else``."""
-    body = list(block.body)
-    if not body:
-        return block
-    last = body[-1]
-    if isinstance(last, cst.SimpleStatementLine) and len(last.body) == 1 and isinstance(last.body[0], kind):
-        if _has_comment(last) or len(body) == 1:
-            body[-1] = last.with_changes(body=[cst.Pass()])
-        else:
-            body.pop()
-        return block.with_changes(body=body)
-    if isinstance(last, cst.If) and nested:
-        body[-1] = _drop_tail_if(last, kind)
-        return block.with_changes(body=body)
-    return block
-
-
-def _drop_tail_if(node: cst.If, kind: type) -> cst.If:
-    orelse = node.orelse
-    if isinstance(orelse, cst.If):
-        orelse = _drop_tail_if(orelse, kind)
-    elif isinstance(orelse, cst.Else):
-        orelse = orelse.with_changes(body=_drop_tail(orelse.body, kind))
-    return node.with_changes(body=_drop_tail(node.body, kind), orelse=orelse)
-
-
-class _ExitRewriter(cst.CSTTransformer):
-    """Inside the moved try: ``continue``/``break``/``return`` of the loop become helper returns."""
-
-    def __init__(self, plan: _Plan) -> None:
-        super().__init__()
-        self.plan = plan
-        self.loop_depth = 0
-        self.scope_depth = 0
-
-    def visit_For_body(self, node) -> None:
-        self.loop_depth += 1
-
-    def leave_For_body(self, node) -> None:
-        self.loop_depth -= 1
-
-    def visit_While_body(self, node) -> None:
-        self.loop_depth += 1
-
-    def leave_While_body(self, node) -> None:
-        self.loop_depth -= 1
-
-    def visit_FunctionDef(self, node) -> None:
-        self.scope_depth += 1
-
-    def leave_FunctionDef(self, original, updated):
-        self.scope_depth -= 1
-        return updated
-
-    def visit_ClassDef(self, node) -> None:
-        self.scope_depth += 1
-
-    def leave_ClassDef(self, original, updated):
-        self.scope_depth -= 1
-        return updated
-
-    def leave_Continue(self, original, updated):
-        if self.loop_depth or self.scope_depth:
-            return updated
-        return _return_node(self.plan, "continue", None, updated.semicolon)
-
-    def leave_Break(self, original, updated):
-        if self.loop_depth or self.scope_depth:
-            return updated
-        return _return_node(self.plan, "break", None, updated.semicolon)
-
-    def leave_Return(self, original, updated):
-        if self.scope_depth:
-            return updated
-        return _return_node(self.plan, "return", updated.value, updated.semicolon)
-
-
-def _return_values(plan: _Plan, exit_kind: str, value: cst.BaseExpression | None) -> list[cst.BaseExpression]:
-    values: list[cst.BaseExpression] = []
-    if plan.flow == "str":
-        values.append(cst.Name("None") if exit_kind == "continue" else cst.SimpleString(f'"{exit_kind}"'))
-    elif plan.flow is not None:
-        target = "break" if plan.flow == "bool-break" else "return"
-        values.append(cst.Name("True" if exit_kind == target else "False"))
-    if plan.has_value:
-        if value is None:
-            value = cst.Name("None")
-        elif isinstance(value, cst.Tuple) and not value.lpar:
-            value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        values.append(value if exit_kind == "return" else cst.Name("None"))
-    placeholder = exit_kind == "return" and not plan.outputs_on_return
-    values += [cst.Name("None" if placeholder else o) for o in plan.outputs]
-    return values
-
-
-def _return_node(plan: _Plan, exit_kind: str, value, semicolon) -> cst.Return:
-    values = _return_values(plan, exit_kind, value)
-    if not values:
-        expr = None
-    elif len(values) == 1:
-        expr = values[0]
-    else:
-        expr = cst.Tuple([cst.Element(v) for v in values], lpar=[], rpar=[])
-    return cst.Return(value=expr, semicolon=semicolon)
-
-
-def _build_hoist(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -> cst.Try:
-    try_ = loop.body.body[0]
-    # libcst stores indentation relative to the enclosing block (bracketed continuation lines
-    # included, ``ParenthesizedWhitespace.indent``), so moved nodes re-indent themselves.
-    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Break)) for h in try_.handlers]
-    body_stmts = list(try_.body.body)
-    if try_.leading_lines:
-        body_stmts[0] = body_stmts[0].with_changes(leading_lines=[*try_.leading_lines, *body_stmts[0].leading_lines])
-    new_loop = loop.with_changes(
-        leading_lines=[],
-        body=cst.IndentedBlock(
-            body=body_stmts, header=loop.body.header, indent=loop.body.indent,
-            footer=[*try_.body.footer, *loop.body.footer],
-        ),
-    )
-    new_try = try_.with_changes(
-        leading_lines=loop.leading_lines,
-        body=cst.IndentedBlock(body=[new_loop], header=try_.body.header, indent=try_.body.indent),
-        handlers=handlers,
-    )
-    plan.logging_after = logging_calls(list(new_try.handlers), module)
-    return new_try
-
-
-def _build_extract(plan: _Plan, loop: cst.For | cst.While, module: cst.Module) -> tuple[cst.CSTNode, cst.FunctionDef]:
-    try_: cst.Try = loop.body.body[0]
-    indent = module.default_indent
-    nl = module.default_newline
-    config = module.config_for_parsing
-    handlers = [h.with_changes(body=_drop_tail(h.body, cst.Continue, nested=False)) for h in try_.handlers]
-    moved = try_.with_changes(leading_lines=[], handlers=handlers).visit(_ExitRewriter(plan))
-
-    doc_lines = [plan.docstring[0]] + [(indent + line) if line else "" for line in plan.docstring[1:]]
-    docstring = '"""' + nl.join(doc_lines) + nl + indent + '"""'
-    limit = plan.line_length
-    header = _wrap_call(0, f"{'async ' if plan.is_async else ''}def {plan.helper}(", plan.params, "):", limit,
-                        indent, nl)
-    helper = cst.parse_statement(f"{header}{nl}{indent}{docstring}{nl}{indent}pass{nl}", config)
-    body = [helper.body.body[0], moved]
-    final = _return_values(plan, "continue", None)
-    if final:
-        body.append(cst.SimpleStatementLine([_return_node(plan, "continue", None, cst.MaybeSentinel.DEFAULT)]))
-    helper = helper.with_changes(
-        body=helper.body.with_changes(body=body),
-        leading_lines=[cst.EmptyLine(), cst.EmptyLine()],
-    )
-    plan.logging_after = logging_calls(list(moved.handlers), module)
-
-    column = plan.located.column
-    callee = f"{'await ' if plan.is_async else ''}{plan.helper}("
-    lhs = [v for v in (plan.flow_var, plan.result_var) if v] + plan.outputs
-    lines: list[str] = []
-    exit_stmt = "break" if plan.flow == "bool-break" else ("return" + (f" {plan.result_var}" if plan.has_value else ""))
-    if plan.flow in ("bool-break", "bool-return") and not lhs:
-        call = _wrap_call(column, f"if {callee}", plan.params, "):", limit, indent, nl)
-        lines.append(f"{call}{nl}{indent}{exit_stmt}{nl}")
-    else:
-        target = f"{', '.join(lhs)} = " if lhs else ""
-        lines.append(_wrap_call(column, f"{target}{callee}", plan.params, ")", limit, indent, nl) + nl)
-        if plan.flow in ("bool-break", "bool-return"):
-            lines.append(f"if {plan.flow_var}:{nl}{indent}{exit_stmt}{nl}")
-        elif plan.flow == "str":
-            lines.append(f'if {plan.flow_var} == "break":{nl}{indent}break{nl}')
-            ret = f"return {plan.result_var}" if plan.has_value else "return"
-            lines.append(f'if {plan.flow_var} == "return":{nl}{indent}{ret}{nl}')
-    stmts = [cst.parse_statement(text, config) for text in lines]
-    comment = cst.EmptyLine(indent=True, comment=cst.Comment(plan.comment))
-    stmts[0] = stmts[0].with_changes(leading_lines=[*try_.leading_lines, comment])
-    new_loop = loop.with_changes(body=loop.body.with_changes(body=stmts))
-    return new_loop, helper
-
-
-def _compile_alone(plan: _Plan, node: cst.CSTNode, module: cst.Module) -> None:
-    """Compile one generated statement: a helper as is, a rewritten loop inside a function of
-    the same kind as the one it lives in (so ``return``/``await`` stay legal)."""
-    code = module.code_for_node(node)
-    if not isinstance(node, cst.FunctionDef):
-        prefix = "async def _check():" if plan.in_async else "def _check():"
-        code = prefix + "\n" + "".join(f"    {line}\n" for line in code.splitlines())
-    try:
-        compile(code, "<perf203>", "exec")
-    except SyntaxError:
-        # e.g. ``nonlocal`` needs the real enclosing function: check the whole file instead
-        compile(module.code, "<perf203>", "exec")
-
-
-def _wrap_call(column: int, head: str, args: list[str], tail: str, limit: int, indent: str, nl: str) -> str:
-    """``head`` + args + ``tail`` on one line when it fits, else black's two shapes: all
-    arguments on one indented line, or one per line with a trailing comma."""
-    one = f"{head}{', '.join(args)}{tail}"
-    if column + len(one) <= limit or not args:
-        return one
-    inner = ", ".join(args)
-    if column + len(indent) + len(inner) <= limit:
-        return f"{head}{nl}{indent}{inner}{nl}{tail}"
-    return f"{head}{nl}" + "".join(f"{indent}{a},{nl}" for a in args) + tail
-
-
-def _blank_lines_before(stmt: cst.CSTNode) -> int:
-    count = 0
-    for line in getattr(stmt, "leading_lines", ()):
-        if line.comment is not None:
-            break
-        count += 1
-    return count
-
-
-class _Apply(cst.CSTTransformer):
-    def __init__(self, plans: list[_Plan], module: cst.Module) -> None:
-        super().__init__()
-        self.module = module
-        self.by_loop = {id(p.located.loop): p for p in plans}
-        self.helpers: dict[int, list[cst.FunctionDef]] = {}
-        self.changed: list[tuple[_Plan, cst.CSTNode]] = []  # every new loop/try and helper
-        # only statements on the way to a rewritten loop are entered: the rest is left untouched
-        self.on_path = {id(a) for p in plans for a in p.located.ancestors}
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.BaseStatement):
-            return id(node) in self.on_path
-        return True
-
-    def _rewrite(self, original, updated):
-        plan = self.by_loop.get(id(original))
-        if plan is None:
-            return updated
-        if plan.kind == "hoist":
-            new_node = _build_hoist(plan, updated, self.module)
-            self.changed.append((plan, new_node))
-            return new_node
-        new_loop, helper = _build_extract(plan, updated, self.module)
-        self.helpers.setdefault(id(plan.located.top), []).append(helper)
-        self.changed += [(plan, new_loop), (plan, helper)]
-        return new_loop
-
-    def leave_For(self, original_node, updated_node):
-        return self._rewrite(original_node, updated_node)
-
-    def leave_While(self, original_node, updated_node):
-        return self._rewrite(original_node, updated_node)
-
-    def leave_Module(self, original_node, updated_node):
-        body = []
-        for orig, new in zip(original_node.body, updated_node.body, strict=True):
-            helpers = self.helpers.get(id(orig), [])
-            if helpers and not body:  # first statement of the file: no blank lines above the helper
-                helpers[0] = helpers[0].with_changes(leading_lines=[])
-            if helpers and _blank_lines_before(new) < 2:
-                new = new.with_changes(leading_lines=[cst.EmptyLine()] * (2 - _blank_lines_before(new))
-                                       + list(new.leading_lines))
-            body.extend(helpers)
-            body.append(new)
-        return updated_node.with_changes(body=body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1108,9 +662,14 @@ def fix_perf203(
         ctx = _FileContext.build(module, source)
     except (SyntaxError, ValueError) as exc:
         return module, [SiteOutcome.skipped(s, f"file skipped: Python cannot parse it ({exc})") for s in sites]
-    found = _locate(module, ctx)
+    found = locate_loops(module, ctx.tree, ctx.source)
 
-    plans: list[_Plan] = []
+    plans: list[Plan] = []
+    for site in sites:
+        located = found.get((site.line, site.col))
+        loop = ctx.ast_loops.get(located.line) if located else None
+        if loop is not None:
+            ctx.site_try_nodes.update(id(n) for n in ast.walk(loop.body[0]))
     for index, site in enumerate(sites):
         located = found.get((site.line, site.col))
         if located is None:
@@ -1123,7 +682,7 @@ def fix_perf203(
         if pos_loop is None:
             outcomes[index] = SiteOutcome.skipped(site, "internal: the loop was not found by ast", logging=logs)
             continue
-        plan = _Plan(site, index, "", located, logs, module, line_length=line_length)
+        plan = Plan(site, index, "", located, logs, module, line_length=line_length)
         try:
             plan.kind = _choose(ctx, pos_loop, plan, kinds)
         except SkipSite as exc:
@@ -1133,7 +692,7 @@ def fix_perf203(
 
     new_module, changed = module, []
     while plans:
-        applier = _Apply(plans, module)
+        applier = PlanApplier(plans, module)
         new_module, changed = module.visit(applier), applier.changed
         broken = [p for p in plans if p.logging_after != p.logging]
         if not broken:
@@ -1146,7 +705,7 @@ def fix_perf203(
         new_module, changed = module, []
     try:
         for plan, node in changed:  # everything else is unchanged source that compiled before
-            _compile_alone(plan, node, new_module)
+            compile_alone(plan, node, new_module)
     except SyntaxError as exc:  # a bug of ours: never hand out code that does not compile
         return module, [
             o if o is not None and o.status == "skipped" else SiteOutcome.skipped(
@@ -1162,7 +721,7 @@ def fix_perf203(
     return new_module, outcomes  # type: ignore[return-value]
 
 
-def _choose(ctx: _FileContext, loop: ast.AST, plan: _Plan, kinds: tuple[str, ...]) -> str:
+def _choose(ctx: _FileContext, loop: ast.AST, plan: Plan, kinds: tuple[str, ...]) -> str:
     scope = _enclosing_scope(ctx, loop)
     plan.in_async = isinstance(scope, ast.AsyncFunctionDef)
     if isinstance(loop, ast.AsyncFor):

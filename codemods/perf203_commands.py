@@ -674,6 +674,20 @@ class C:
             "private name __check",
         ),
         Valid(
+            "name-bound-only-in-try-read-elsewhere",
+            '''
+def f(items, verbose):
+    if verbose:
+        print(note)
+    for x in items:
+        try:
+            note = check(x)
+        except ValueError:
+            pass
+''',
+            "bound only in the try but used elsewhere",
+        ),
+        Valid(
             "exception-name-used-outside-handler",
             '''
 def f(items):

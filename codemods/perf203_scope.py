@@ -513,3 +513,70 @@ def is_immediately_consumed(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
     func = parent.func
     name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
     return name in IMMEDIATE_CONSUMERS
+
+
+def scope_bindings(stmts: list[ast.AST]) -> list[tuple[str, ast.AST]]:
+    """Every (name, binding node) of the current scope in ``stmts``, reachable or not, in source
+    order: assignment/for/with/except/import targets, def/class names, and walruses (including
+    those inside comprehensions, which bind here) — but not comprehension targets."""
+    out: list[tuple[str, ast.AST]] = []
+
+    def visit(n: ast.AST) -> None:
+        if isinstance(n, (*FUNCTION_NODES, ast.ClassDef)):
+            out.append((n.name, n))
+            for d in n.decorator_list:
+                visit(d)
+            if not isinstance(n, ast.ClassDef):
+                for d in [*n.args.defaults, *(k for k in n.args.kw_defaults if k is not None)]:
+                    visit(d)
+            return
+        if isinstance(n, ast.Lambda):
+            for d in [*n.args.defaults, *(k for k in n.args.kw_defaults if k is not None)]:
+                visit(d)
+            return
+        if isinstance(n, COMPREHENSIONS):
+            visit(n.generators[0].iter)
+            for sub in ast.walk(n):
+                if isinstance(sub, ast.NamedExpr):
+                    out.append((sub.target.id, sub))
+            return
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.append((n.id, n))
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            out.append((n.name, n))
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            for alias in n.names:
+                if alias.name != "*":
+                    out.append(((alias.asname or alias.name).split(".")[0], n))
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            out.append((n.name, n))
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            out.append((n.rest, n))
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+
+    for stmt in stmts:
+        visit(stmt)
+    return out
+
+
+def ast_child_blocks(stmt: ast.AST) -> list[list[ast.stmt]]:
+    """The statement blocks of a compound statement, in source order."""
+    blocks: list[list[ast.stmt]] = []
+    if isinstance(stmt, ast.If):
+        blocks.append(stmt.body)
+        if stmt.orelse:
+            blocks.append(stmt.orelse)
+    elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        blocks.append(stmt.body)
+        blocks.extend(h.body for h in stmt.handlers)
+        for extra in (stmt.orelse, stmt.finalbody):
+            if extra:
+                blocks.append(extra)
+    elif isinstance(stmt, getattr(ast, "Match", ())):
+        blocks.extend(c.body for c in stmt.cases)
+    elif isinstance(stmt, (*LOOP_NODES, ast.AsyncFor, ast.With, ast.AsyncWith, *FUNCTION_NODES, ast.ClassDef)):
+        blocks.append(stmt.body)
+        if getattr(stmt, "orelse", None):
+            blocks.append(stmt.orelse)
+    return blocks

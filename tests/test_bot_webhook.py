@@ -102,7 +102,7 @@ def test_signature_covers_the_raw_bytes_not_the_json(client, redis_url, webhook_
 
 
 def test_service_without_secret_rejects_everything(redis_url, webhook_payloads_dir):
-    with TestClient(create_app(Settings(redis_url=redis_url))) as client:
+    with TestClient(create_app(Settings(redis_url=redis_url, webhook_secret=""))) as client:
         payload = comment_payload(webhook_payloads_dir, "@refactor-bot run all")
         assert post(client, "issue_comment", payload, secret="").status_code == 401
 

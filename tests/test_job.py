@@ -104,3 +104,19 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "unknown group 'nope'" in capsys.readouterr().err
     assert main(["run", str(repo), "--group", "cache", "--base", "no-such-ref", "--quiet"]) == 2
     assert "cannot resolve 'no-such-ref'" in capsys.readouterr().err
+
+
+def test_a_killed_jobs_worktree_does_not_block_the_next_run(example, tmp_path):
+    """A job killed mid-way leaves its temp worktree holding the branch; the next run recovers."""
+    stale = tmp_path / (gitops.WORKTREE_PREFIX + "dead") / "worktree"
+    stale.parent.mkdir()
+    git(example, "worktree", "add", "-q", "-b", "refactor-bot/list-ops", str(stale), "HEAD")
+    report = run_job(example, JobOptions(group="list-ops", run_tests=False, run_bench=False))
+    assert report.branch == "refactor-bot/list-ops" and report.commits
+    assert str(stale) not in git(example, "worktree", "list")
+    # a worktree that is not ours is never removed: the job refuses instead
+    mine = tmp_path / "users-own"
+    git(example, "worktree", "add", "-q", str(mine), "refactor-bot/list-ops")
+    with pytest.raises(gitops.GitError):
+        run_job(example, JobOptions(group="list-ops", run_tests=False, run_bench=False))
+    assert mine.exists()

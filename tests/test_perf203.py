@@ -12,7 +12,8 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-import codemods.perf203 as perf203
+import codemods.perf203_locate as perf203_locate
+import codemods.perf203_rewrite as perf203_rewrite
 from codemods.apply import fix_file
 from codemods.differential import RaisingIterable, assert_same_behaviour, raising_variants
 from codemods.outcome import Site
@@ -238,14 +239,14 @@ def test_logging_contract_is_recorded_per_site():
 
 
 def test_a_rewrite_that_changes_logging_calls_is_dropped(monkeypatch):
-    real = perf203._build_extract
+    real = perf203_rewrite.build_extract
 
     def lossy(plan, loop, module):
         new_loop, helper = real(plan, loop, module)
         plan.logging_after = plan.logging_after[:-1]  # as if a logging call had been lost
         return new_loop, helper
 
-    monkeypatch.setattr(perf203, "_build_extract", lossy)
+    monkeypatch.setattr(perf203_rewrite, "build_extract", lossy)
     code = """
     import logging
 
@@ -432,3 +433,48 @@ def test_long_generated_lines_are_wrapped_like_black():
     moved = {line.strip() for line in before.splitlines()}
     generated = {line for line in new.splitlines() if line.strip() not in moved}
     assert generated and all(len(line) <= 88 for line in generated)
+
+
+def test_position_provider_fallback_locates_the_same_loops(monkeypatch):
+    """If the fast statement walk and ast ever disagree, libcst positions are used instead."""
+    code = """
+    def f(items):
+        for x in items:
+            try:
+                use(x)
+            except ValueError:
+                pass
+        while items:
+            try:
+                items.pop()
+            except IndexError:
+                break
+    """
+    _, fast, fast_outcomes = fix(code)
+    monkeypatch.setattr(perf203_locate, "_ast_candidates", lambda tree: [])
+    _, slow, slow_outcomes = fix(code)
+    assert slow == fast
+    assert [(o.status, o.kind) for o in slow_outcomes] == [(o.status, o.kind) for o in fast_outcomes]
+    assert all(o.status == "fixed" for o in slow_outcomes)
+
+
+def test_a_name_bound_only_in_two_flagged_tries_keeps_its_scope():
+    """Each try alone looks safe (the other one binds the name), both moving out is not."""
+    code = """
+    def f(items, verbose):
+        if verbose:
+            print(conn)
+        for x in items:
+            try:
+                conn = open_conn(x)
+            except OSError:
+                pass
+        for y in items:
+            try:
+                conn = open_conn(y)
+            except OSError:
+                pass
+    """
+    before, new, outcomes = fix(code)
+    assert new == before
+    assert all("bound only in the try but used elsewhere" in o.reason for o in outcomes)

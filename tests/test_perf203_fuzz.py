@@ -16,7 +16,7 @@ import pytest
 from codemods.differential import assert_same_behaviour, raising_variants
 from codemods.perf203 import find_perf203_sites, fix_perf203
 
-SEEDS = range(240)
+SEEDS = range(400)
 
 BODY = [
     "a += x",
@@ -30,6 +30,13 @@ BODY = [
     "e = [y for y in range(2) if (z := y + x) > 1]",
     "c = c if c is not None else x",
     "if x == 4:\n    for y in range(3):\n        if y == 1:\n            break\n        a += y",
+    "b = b + [x]",
+    "a, c = c, a",
+    "with contextlib.suppress(KeyError):\n    c = {1: 'one'}[x]",
+    "import math as m\nd = m.floor(x)",
+    "def h():\n    return 1\nd = h()",
+    "for q in range(2):\n    a += q",
+    "w = (v := x + 1) * v",
 ]
 HANDLER = [
     'log.warning("failed on %r", x)',
@@ -44,8 +51,9 @@ HANDLER = [
     "if x == 0:\n    continue",
     "d = -1",
 ]
+EXITS = ["break", "return ('handled', a)", "raise", "if x == 5:\n    break\nelse:\n    raise"]
 PRE = ["a = 0", "b = []", "c = None", "if flag:\n    d = 0", "d = 5", "z = 0"]
-POST = ["a", "b", "c", "d", "z", "len(b)"]
+POST = ["a", "b", "c", "d", "z", "len(b)", "w", "v"]
 TYPES = ["ZeroDivisionError", "TypeError", "(KeyError, ZeroDivisionError)", "Exception"]
 
 
@@ -53,39 +61,65 @@ def _indent(code: str, level: int) -> str:
     return "\n".join("    " * level + line for line in code.splitlines())
 
 
-def generate(seed: int) -> str:
-    rng = random.Random(seed)
-    lines = ["import logging", "", 'log = logging.getLogger("fuzz")', "", "", "def f(items, flag):"]
-    pre = [p for p in PRE if rng.random() < 0.75]
-    lines += [_indent(p, 1) for p in pre]
-    outer = rng.random() < 0.25
-    depth = 1
-    if outer:
-        lines.append("    try:")
-        depth = 2
+def _loop(rng: random.Random, depth: int, extra: list[str]) -> list[str]:
+    """A flagged loop: ``for``/``while`` whose whole body is a random ``try``."""
+    lines = []
     use_while = rng.random() < 0.3
     if use_while:
         lines.append(_indent("pending = list(items)", depth))
         lines.append(_indent("while pending:", depth))
+    elif rng.random() < 0.5:  # a local list: iterating it cannot raise, so hoisting may apply
+        lines.append(_indent("seq = list(items)", depth))
+        lines.append(_indent("for x in seq:", depth))
     else:
         lines.append(_indent("for x in items:", depth))
     lines.append(_indent("try:", depth + 1))
-    body = rng.sample(BODY, rng.randint(1, 4))
+    body = rng.sample(BODY + extra, rng.randint(1, 4))
     if use_while:
         body.insert(0, "x = pending.pop(0)")
     lines += [_indent(s, depth + 2) for s in body]
     for handler_type in rng.sample(TYPES, rng.randint(1, 2)):
         name = " as err" if rng.random() < 0.3 else ""
         lines.append(_indent(f"except {handler_type}{name}:", depth + 1))
-        lines += [_indent(s, depth + 2) for s in rng.sample(HANDLER, rng.randint(1, 3))]
+        pool = EXITS if rng.random() < 0.3 else HANDLER
+        lines += [_indent(s, depth + 2) for s in rng.sample(pool, rng.randint(1, min(3, len(pool))))]
     if rng.random() < 0.2:
         lines += [_indent("else:", depth + 1), _indent("b.append('ok')", depth + 2)]
     if rng.random() < 0.15:
         lines += [_indent("finally:", depth + 1), _indent("log.debug('done %s', x)", depth + 2)]
+    return lines
+
+
+def generate(seed: int) -> str:
+    """One program: ``f(items, flag)``, sync or async, its loop maybe in a nested closure."""
+    rng = random.Random(seed)
+    is_async = rng.random() < 0.2
+    nested = rng.random() < 0.2
+    lines = ["import asyncio", "import contextlib", "import logging", "", 'log = logging.getLogger("fuzz")', "",
+             "", "async def g(x):", "    await asyncio.sleep(0)", "    return 10 // x", "", ""]
+    head = "async def" if is_async else "def"
+    base = 1
+    if nested:
+        lines += [f"{head} f(items, flag):", "    k = 3", f"    {head} inner():"]
+        base = 2
+    else:
+        lines.append(f"{head} f(items, flag):")
+    pre = [p for p in PRE if rng.random() < 0.75]
+    lines += [_indent(p, base) for p in pre]
+    outer = rng.random() < 0.25
+    depth = base
+    if outer:
+        lines.append(_indent("try:", base))
+        depth = base + 1
+    extra = (["c = await g(x)"] if is_async else []) + (["a += k"] if nested else [])
+    for _ in range(2 if rng.random() < 0.25 else 1):  # sometimes two flagged loops in a row
+        lines += _loop(rng, depth, extra)
     post = rng.sample(POST, rng.randint(1, 3))
     lines.append(_indent(f"return ({', '.join(post)},)", depth))
     if outer:
-        lines += ["    except ValueError:", f"        return ('outer', {', '.join(post)})"]
+        lines += [_indent("except ValueError:", base), _indent(f"return ('outer', {', '.join(post)})", base + 1)]
+    if nested:
+        lines.append(f"    return {'await ' if is_async else ''}inner()")
     return "\n".join(lines) + "\n"
 
 

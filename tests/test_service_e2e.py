@@ -29,6 +29,7 @@ from tests.github_emulator import GitHubEmulator
 from workers.celery_app import app as celery_app
 from workers.celery_app import configure
 from workers.cli import EXAMPLE, make_example_repo
+from workers.github_publish import PrState
 
 SECRET = "e2e-webhook-secret"
 REPO = "octo/inventory"
@@ -72,10 +73,12 @@ class Service:
     def bot_comments(self, number: int) -> list[str]:
         return [c.body for c in self.state.comments_on(number) if c.user.login == "refactor-bot"]
 
-    def next_reply(self, number: int, seen: int) -> str:
-        """Wait for the bot's comment number ``seen + 1`` on issue ``number`` and return it."""
-        return wait_for(f"reply {seen + 1} on #{number}",
-                        lambda: len(self.bot_comments(number)) > seen and self.bot_comments(number)[seen])
+    def next_reply(self, number: int, seen: int, containing: str = "") -> str:
+        """Wait for a bot comment on ``number`` after the first ``seen`` ones (containing
+        ``containing``, if given) and return it."""
+        def found():
+            return next((b for b in self.bot_comments(number)[seen:] if containing in b), None)
+        return wait_for(f"a reply on #{number} after {seen} containing {containing!r}", found)
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float = WAIT):
@@ -87,6 +90,16 @@ def wait_for(what: str, predicate: Callable[[], object], timeout: float = WAIT):
             return value
         time.sleep(0.2)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def task_result(task_id: str):
+    """The task's return value. The AsyncResult dies here, while Redis is still up: its
+    unsubscribe on garbage collection would otherwise retry against a stopped server."""
+    result = celery_app.AsyncResult(task_id)
+    try:
+        return result.get(timeout=WAIT)
+    finally:
+        result.forget()
 
 
 class _Collect(logging.Handler):
@@ -145,6 +158,7 @@ def service(tmp_path_factory, redis_server, webhook_payloads_dir):
                           loglevel="INFO"):
             with TestClient(create_app(settings)) as client:
                 yield Service(gh, client, settings, env_dump, log, webhook_payloads_dir)
+        celery_app.backend.result_consumer.stop()
     get_settings.cache_clear()
     logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(previous_level)
@@ -230,8 +244,7 @@ def test_replay_forgery_and_read_only_commenter(service: Service, redis_server):
     assert accepted.status_code == 202
     replay = service.post("issue_comment", payload, delivery="reader-delivery")
     assert (replay.status_code, replay.json()["status"]) == (200, "duplicate")
-    result = celery_app.AsyncResult(accepted.json()["task_id"])
-    assert result.get(timeout=WAIT) == {"status": "refused"}
+    assert task_result(accepted.json()["task_id"]) == {"status": "refused"}
     [reply] = service.bot_comments(issue.number)
     assert "Only people with write" in reply and "@reader" in reply
     assert service.state.comments[comment_id].reactions == []
@@ -242,9 +255,9 @@ def test_replay_forgery_and_read_only_commenter(service: Service, redis_server):
 
 def test_github_errors_are_retried_and_still_one_pr(service: Service):
     issue = service.state.add_issue("core please", user="writer")
+    payload, _ = service.comment("writer", issue.number, "/refactor run core")
     service.gh.fail_next("GET", r"/collaborators/writer/permission$", status=403, headers={"Retry-After": "1"})
     service.gh.fail_next("POST", rf"^/repos/{REPO}/pulls$", status=502)
-    payload, _ = service.comment("writer", issue.number, "/refactor run core")
     assert service.post("issue_comment", payload).status_code == 202
     reply = service.next_reply(issue.number, 0)
     assert "`core`: opened #" in reply, reply
@@ -252,7 +265,8 @@ def test_github_errors_are_retried_and_still_one_pr(service: Service):
     log = [(r.method, r.path, r.status) for r in service.gh.requests]
     assert ("GET", f"/repos/{REPO}/collaborators/writer/permission", 403) in log
     assert ("POST", f"/repos/{REPO}/pulls", 502) in log
-    assert log.index(("POST", f"/repos/{REPO}/pulls", 502)) < log.index(("POST", f"/repos/{REPO}/pulls", 201))
+    failed_at = log.index(("POST", f"/repos/{REPO}/pulls", 502))
+    assert ("POST", f"/repos/{REPO}/pulls", 201) in log[failed_at + 1:]
 
 
 def test_task_level_retry_when_client_retries_are_off(service: Service, monkeypatch):
@@ -261,10 +275,10 @@ def test_task_level_retry_when_client_retries_are_off(service: Service, monkeypa
     get_settings.cache_clear()
     try:
         issue = service.state.add_issue("status?", user="writer")
-        service.gh.fail_next("GET", rf"^/repos/{REPO}$", status=403, headers={"Retry-After": "1"})
         payload, _ = service.comment("writer", issue.number, "@refactor-bot status")
+        service.gh.fail_next("GET", rf"^/repos/{REPO}$", status=403, headers={"Retry-After": "1"})
         response = service.post("issue_comment", payload)
-        assert celery_app.AsyncResult(response.json()["task_id"]).get(timeout=WAIT) == {"status": "answered"}
+        assert task_result(response.json()["task_id"]) == {"status": "answered"}
         [reply] = service.bot_comments(issue.number)
         assert "refactor-bot pull requests" in reply
         statuses = [r.status for r in service.gh.requests if (r.method, r.path) == ("GET", f"/repos/{REPO}")]
@@ -288,7 +302,7 @@ def test_skip_inside_the_pr_regenerates_without_that_file_and_remembers(service:
     payload["issue"]["pull_request"] = {"url": f"{service.gh.api_url}/repos/{REPO}/pulls/{pr.number}"}
     seen = len(service.bot_comments(pr.number))
     assert service.post("issue_comment", payload).status_code == 202
-    reply = service.next_reply(pr.number, seen)
+    reply = service.next_reply(pr.number, seen, containing="`list-ops`:")
     if remaining:
         assert f"`list-ops`: updated #{pr.number}" in reply, reply
         assert sorted(state.bare.changed_files("main", "refactor-bot/list-ops")) == remaining
@@ -307,21 +321,31 @@ def test_skip_inside_the_pr_regenerates_without_that_file_and_remembers(service:
 
 
 def test_every_event_kind_is_handled_without_breaking(service: Service):
-    """installation*, push and check_run payloads reach the worker and end cleanly."""
+    """push, check_run and installation payloads reach the worker (or not) and end cleanly."""
+    [core] = [p for p in service.state.pulls if p.head_ref == "refactor-bot/core" and p.state == "open"]
+    moved = service.state.commit_file("main", "NOTES.md", "notes\n", "Add notes", "octo")
     push = json.loads((service.payloads / "push.with-installation.payload.json").read_text())
     push.pop("installation")
-    push.update(ref="refs/heads/main", deleted=False, after=service.state.branch_sha("main"))
+    push.update(ref="refs/heads/main", deleted=False, after=moved)
     push["repository"].update(full_name=REPO, default_branch="main")
     response = service.post("push", push)
     assert response.status_code == 202
-    outcome = celery_app.AsyncResult(response.json()["task_id"]).get(timeout=WAIT)
-    assert outcome["policy"] == "comment"
+    outcome = task_result(response.json()["task_id"])
+    assert outcome == {"policy": "comment", "outdated": [core.number]}
+    assert "outdated" in service.bot_comments(core.number)[-1] and moved[:10] in service.bot_comments(core.number)[-1]
+
     rerun = json.loads((service.payloads / "check_run.rerequested.payload.json").read_text())
     rerun.pop("installation")
     rerun["repository"].update(full_name=REPO, default_branch="main")
     rerun["check_run"]["check_suite"]["head_branch"] = "feature/not-ours"
-    response = service.post("check_run", rerun)
-    assert celery_app.AsyncResult(response.json()["task_id"]).get(timeout=WAIT) == {"status": "ignored"}
+    assert task_result(service.post("check_run", rerun).json()["task_id"]) == {"status": "ignored"}
+    rerun["check_run"]["check_suite"]["head_branch"] = "refactor-bot/core"
+    queued = task_result(service.post("check_run", rerun).json()["task_id"])
+    assert (queued["status"], queued["group"]) == ("queued", "core")
+    rebuilt = task_result(queued["task_id"])
+    assert (rebuilt["status"], rebuilt["pr_number"]) == ("updated", core.number)
+    assert PrState.parse(service.state.pull(core.number).body).base_sha == moved
+
     installation = json.loads((service.payloads / "installation.created.payload.json").read_text())
     assert service.post("installation", copy.deepcopy(installation)).json()["status"] == "ignored"
 

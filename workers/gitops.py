@@ -46,7 +46,27 @@ def add_worktree(checkout: Path, path: Path, branch: str, base_sha: str) -> None
     current = git(checkout, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
     if current == branch:
         raise GitError(f"branch {branch} is checked out in {checkout}; switch away from it first")
+    _remove_stale_worktrees(checkout, branch)
     git(checkout, "worktree", "add", "--force", "-B", branch, str(path), base_sha)
+
+
+WORKTREE_PREFIX = "refactor-bot-"
+
+
+def _remove_stale_worktrees(checkout: Path, branch: str) -> None:
+    """Drop worktrees a killed job left holding ``branch``; only ever our own temp worktrees.
+
+    Jobs for one repo and group are serialised (a lock in the service, one process on the CLI),
+    so a worktree of ours that still holds the branch belongs to a job that died.
+    """
+    git(checkout, "worktree", "prune")
+    listing = git(checkout, "worktree", "list", "--porcelain")
+    for block in listing.split("\n\n"):
+        fields = dict(line.split(" ", 1) for line in block.splitlines() if " " in line)
+        wt = Path(fields.get("worktree", ""))
+        if fields.get("branch") == f"refs/heads/{branch}" and wt.parent.name.startswith(WORKTREE_PREFIX):
+            git(checkout, "worktree", "remove", "--force", str(wt), check=False)
+    git(checkout, "worktree", "prune")
 
 
 def remove_worktree(checkout: Path, path: Path) -> None:

@@ -117,7 +117,7 @@ def run_job(checkout: Path, options: JobOptions) -> JobReport:
     checkout = Path(checkout).resolve()
     stage = _Stages(options.progress)
     base_sha = gitops.resolve(checkout, options.base or "HEAD")
-    with tempfile.TemporaryDirectory(prefix="refactor-bot-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=gitops.WORKTREE_PREFIX) as tmp:
         worktree = Path(tmp) / "worktree"
         config = load_repo_config(checkout)
         group = config.group(options.group)

@@ -142,13 +142,13 @@ def measure_before(m: Measurements, wt: Path, config: RepoConfig, base_sha: str,
     if options.run_tests:
         with stage("tests before"):
             m.tests_before = run_tests(wt, python=python, command=config.test_command,
-                                       timeout=config.test_timeout, cache=cache_dir, key=base_sha,
+                                       timeout=config.test_timeout, cache=cache_dir / "runs", key=base_sha,
                                        progress=options.progress, label="tests before")
     if options.run_bench:
         with stage("bench before"):
             m.bench_before = run_benchmarks(wt, python=python, command=config.bench_command,
                                             selection=config.bench_selection,
-                                            timeout=config.bench_timeout, cache=cache_dir,
+                                            timeout=config.bench_timeout, cache=cache_dir / "runs",
                                             key=base_sha, progress=options.progress,
                                             label="benchmarks before")
 

@@ -346,6 +346,6 @@ def rerun_check(self: Task, *, repo: str, head_branch: str, check_run_id: int,
         group = group_of_branch(remote_config(gh_repo), head_branch)
         if group is None:
             return {"status": "ignored"}
-        refactor_group.apply_async(kwargs={"repo": repo, "group": group, "installation_id": installation_id})
-        return {"status": "queued", "group": group}
+        job = refactor_group.apply_async(kwargs={"repo": repo, "group": group, "installation_id": installation_id})
+        return {"status": "queued", "group": group, "task_id": job.id}
 
