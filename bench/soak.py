@@ -40,8 +40,8 @@ def _generate(job: tuple[str, int, int]):
 
 
 def _check(job) -> list[ProgramResult]:
-    programs, first_index, timeout = job
-    return check_programs(programs, first_index=first_index, timeout=timeout)
+    programs, first_index, timeout, sites_from = job
+    return check_programs(programs, first_index=first_index, timeout=timeout, sites_from=sites_from)
 
 
 class Tally:
@@ -93,7 +93,7 @@ def _save_failures(out: Path, bad: list[ProgramResult]) -> None:
 def _print_summary(tally: Tally, programs: dict, gen_seconds: float, check_seconds: float, args) -> None:
     print()
     print(f"command: python bench/soak.py --programs {args.programs} --seed {args.seed} "
-          f"--rule {args.rule} --jobs {args.jobs}")
+          f"--rule {args.rule} --jobs {args.jobs}" + (f" --sites {args.sites}" if args.sites != "ruff" else ""))
     for rule, progs in programs.items():
         verdicts = tally.verdicts[rule]
         n = sum(verdicts.values())
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=100, help="programs per ruff call")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per program (fix + comparison)")
     ap.add_argument("--out", type=Path, default=Path("soak-out"))
+    ap.add_argument("--sites", choices=["ruff", "codemod"], default="ruff",
+                    help="where sites come from: ruff (as the job does) or the codemods' own wider finders")
     ap.add_argument("--reasons", type=int, default=30, help="skip reasons printed per rule")
     ap.add_argument("--show", type=int, default=10, help="failing programs printed in full")
     args = ap.parse_args(argv)
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({', '.join(f'{r} {len(p)}' for r, p in programs.items())})", flush=True)
 
     jobs = [
-        (progs[start:start + args.batch], start, args.timeout)
+        (progs[start:start + args.batch], start, args.timeout, args.sites)
         for progs in programs.values()
         for start in range(0, len(progs), args.batch)
     ]
@@ -189,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "command": sys.argv,
         "seed": args.seed,
+        "sites_from": args.sites,
         "programs": {rule: len(p) for rule, p in programs.items()},
         "distinct_code": {rule: len({p.code for p in progs}) for rule, progs in programs.items()},
         "verdicts": tally.verdicts,

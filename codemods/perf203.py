@@ -98,7 +98,8 @@ class _FileContext:
     shadowed: set[str]
     taken: set[str]  # every identifier in the file, plus names we generated
     fn_names: dict[int, set[str]] = field(default_factory=dict)  # per function: identifiers in it
-    site_try_nodes: set[int] = field(default_factory=set)  # ids of every ast node in a flagged try
+    site_try_of: dict[int, int] = field(default_factory=dict)  # ast node id → flagged try holding it
+    site_try_names: list[set[str]] = field(default_factory=list)  # names each flagged try binds
 
     @classmethod
     def build(cls, module: cst.Module, source: str | None = None) -> _FileContext:
@@ -448,10 +449,11 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
     # A name only the try binds stops being local to the function once the try moves out:
     # any other mention of it there would then read a global instead of raising UnboundLocalError.
     # (bindings inside any try flagged in this file don't count: that try may move out as well)
-    elsewhere_bound = {name for name, node in scope_bindings(fn.body) if id(node) not in ctx.site_try_nodes}
+    elsewhere_bound = {name for name, node in scope_bindings(fn.body) if id(node) not in ctx.site_try_of}
     elsewhere_bound |= {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     mentioned = {  # reads of the function's own variable (comprehension/lambda locals excluded)
-        n.id for n in expression_reads(ast.Module(body=fn.body, type_ignores=[])) if id(n) not in try_ids
+        n.id for n in expression_reads(ast.Module(body=fn.body, type_ignores=[]))
+        if id(n) not in try_ids and not _read_of_own_binding(ctx, n)
     }
     rescoped = [n for n in bound_order if n in facts.locals and n not in elsewhere_bound and n in mentioned
                 and n not in outputs]
@@ -546,6 +548,13 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
     plan.params, plan.outputs, plan.is_async = params, outputs, is_async
     plan.helper = ctx.fresh(_helper_base(_first_call_name(try_)))
     _describe(plan, try_, fn)
+
+
+def _read_of_own_binding(ctx: _FileContext, name: ast.Name) -> bool:
+    """A read inside another flagged try that binds the same name itself: wherever that try
+    ends up (in place or in its own helper), the read keeps resolving to that local."""
+    index = ctx.site_try_of.get(id(name))
+    return index is not None and name.id in ctx.site_try_names[index]
 
 
 def _free_name_bound(ctx: _FileContext, fn: ast.AST, name: str) -> bool:
@@ -669,7 +678,8 @@ def fix_perf203(
         located = found.get((site.line, site.col))
         loop = ctx.ast_loops.get(located.line) if located else None
         if loop is not None:
-            ctx.site_try_nodes.update(id(n) for n in ast.walk(loop.body[0]))
+            ctx.site_try_names.append({name for name, _ in scope_bindings([loop.body[0]])})
+            ctx.site_try_of.update((id(n), len(ctx.site_try_names) - 1) for n in ast.walk(loop.body[0]))
     for index, site in enumerate(sites):
         located = found.get((site.line, site.col))
         if located is None:

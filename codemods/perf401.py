@@ -36,7 +36,7 @@ import ast
 import re
 import textwrap
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import libcst as cst
 from libcst.codemod import Codemod, CodemodContext
@@ -76,9 +76,25 @@ R_MODULE = "the loop runs at module level: its variable `{name}` is a module att
 R_GLOBAL_RECEIVER = "`{receiver}` is declared `{decl}` here; rebinding it would change another scope"
 R_NESTED_REBIND = "`{receiver}` is rebound from a nested function (`nonlocal`), so its identity can change mid-loop"
 R_READ_IN_LOOP = "the list `{receiver}` is read inside the loop; a comprehension would not see the items added so far"
-R_NOT_LIST = (
-    "`{receiver}` is not provably a list here (it must be bound only to a list display, `list(...)` "
-    "or a list comprehension in this scope, before the loop); `extend` on another type may differ"
+R_NOT_LIST = "`{receiver}` is not provably a list here: {cause}; `extend` on another type may differ"
+# Causes for R_NOT_LIST, each naming the binding that makes the type unknown.
+C_PARAM = "it is a parameter of the function"
+C_BOUND_TO = "it is bound to `{value}`"
+C_BOUND_BY = "it is bound by {what}"
+C_UNPACKED = "it is bound by unpacking `{value}`, whose item at its position is not a list display"
+C_NO_INIT = "no assignment of a list before the loop reaches it on every path"
+R_READS_ALIAS = "the loop reads the list it builds (through alias `{alias}`)"
+R_PRAGMA_OWN_LINE = (
+    "the `{comment}` comment on its own line inside the loop controls the lines after it; "
+    "moving it would change what it covers"
+)
+R_TYPE_COMMENT = "the type comment `{comment}` annotates a statement of the loop; a comprehension cannot carry it"
+R_PRAGMA_LINES = (
+    "the trailing `{comment}` covers one physical line, but the rewritten statement spans several lines"
+)
+R_PRAGMA_LONG = (
+    "the trailing `{comment}` must stay on the rewritten statement's line, which would be {width} "
+    "characters long (limit {limit}); wrapping it would move the comment off the lines it covers"
 )
 R_TARGET_KIND = "the loop target `{target}` is not a plain name (attribute/subscript assignment)"
 R_TARGET_DECL = "the loop variable `{name}` is declared `{decl}`; a comprehension variable would be local"
@@ -98,7 +114,13 @@ R_STOP_ITERATION = (
     "RuntimeError (PEP 479), and the half-built list is observable here"
 )
 R_ASYNC_PARTIAL = (
-    "async loop: `extend([... async for ...])` builds the whole list before adding it, and the half-built "
+    "`async for`: only a list comprehension can hold it, so the rewrite would be "
+    "`extend([... async for ...])`, which builds the whole list before adding it, and the half-built "
+    "list `{receiver}` is observable if the loop fails part-way"
+)
+R_AWAIT_PARTIAL = (
+    "`await` in the {where} of this (plain) `for` loop: only a list comprehension can hold it, so the "
+    "rewrite would be `extend([...])`, which builds the whole list before adding it, and the half-built "
     "list `{receiver}` is observable if the loop fails part-way"
 )
 R_OVERLAP = "another requested site rewrites the same statement"
@@ -130,7 +152,8 @@ class _Plan:
     block_owner: cst.CSTNode
     loop: cst.CSTNode
     replacement: cst.SimpleStatementLine
-    remove: cst.CSTNode | None = None
+    remove: cst.CSTNode | None = None  # the line holding the dropped `out = []`
+    remove_small: int | None = None  # its index on that line (`out = []; n = 0` keeps `n = 0`)
     path: frozenset[int] = frozenset()  # ids of the block owner and its ancestors
 
 
@@ -364,14 +387,15 @@ def _local_names(scope_node: cst.CSTNode) -> frozenset[str]:
         while comp is not None:
             names.update(n.value for n in _flatten_target(comp.target) if isinstance(n, cst.Name))
             comp = comp.inner_for_in
+    if isinstance(scope_node, cst.Lambda):
+        names.update(w.target.value for w in _walrus_binding_here(scope_node.body))
     if isinstance(scope_node, cst.FunctionDef):
+        names.update(w.target.value for w in _walrus_binding_here(scope_node.body))
 
         def walk(n: cst.CSTNode, path: list[cst.CSTNode]):
             if isinstance(n, cst.Name):
                 role = _role(n, path)
-                if role in ("store", "binding") and not any(
-                    isinstance(p, cst.NamedExpr) and p.target is n for p in path[-1:]
-                ):
+                if role in ("store", "binding"):
                     names.add(n.value)
                 elif role == "decl":
                     declared.add(n.value)
@@ -393,6 +417,27 @@ def _local_names(scope_node: cst.CSTNode) -> frozenset[str]:
 
 
 _LOCALS_CACHE: dict[int, tuple[cst.CSTNode, frozenset[str]]] = {}
+
+
+def _walrus_binding_here(node: cst.CSTNode) -> list[cst.NamedExpr]:
+    """`name := v` under ``node`` that bind in the scope holding ``node`` (PEP 572).
+
+    A walrus binds in the nearest enclosing *function* scope (def or lambda); comprehensions
+    are transparent to it. So the walk enters comprehensions but stops at a nested lambda/def,
+    whose walruses are that function's own locals.
+    """
+    found: list[cst.NamedExpr] = []
+
+    def walk(n: cst.CSTNode) -> None:
+        if isinstance(n, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            return
+        if isinstance(n, cst.NamedExpr) and isinstance(n.target, cst.Name):
+            found.append(n)
+        for child in n.children:
+            walk(child)
+
+    walk(node)
+    return found
 
 
 _EAGER_CONSUMERS = {"any", "all", "sum", "min", "max", "list", "tuple", "set", "frozenset", "sorted", "dict"}
@@ -623,6 +668,18 @@ def _scan_statement(stmt: cst.CSTNode, alive: set[str]) -> tuple[bool, set[str]]
         if any(_refs(item, alive) for item in stmt.items):
             return True, alive
         return _scan_reads(_block_statements(stmt.body), alive)
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        # An exception can leave the body anywhere, so every part starts with all names alive,
+        # and none of the body's rebindings is certain afterwards.
+        parts = [stmt.body, *(h.body for h in stmt.handlers)]
+        parts += [p.body for p in (stmt.orelse, stmt.finalbody) if p is not None]
+        if any(h.type is not None and _refs(h.type, alive) for h in stmt.handlers):
+            return True, alive
+        return any(_scan_reads(_block_statements(part), alive)[0] for part in parts), alive
+    if isinstance(stmt, cst.While) and stmt.orelse is None:
+        if _refs(stmt.test, alive):
+            return True, alive
+        return _scan_reads(_block_statements(stmt.body), alive)[0], alive
     return _refs(stmt, alive), alive
 
 
@@ -760,14 +817,162 @@ def _build_comprehension(
     return comp
 
 
-def _render(module: cst.Module, build, width: int, line_length: int) -> cst.BaseSmallStatement:
+def _render(module: cst.Module, build, width: int, line_length: int, pragma: str | None) -> cst.BaseSmallStatement:
     """One line (parts that already span lines kept hugging) when every line fits, else one
-    clause per line, the way a reviewer (or black) would wrap it."""
+    clause per line, the way a reviewer (or black) would wrap it.
+
+    With a trailing ``pragma`` (`# noqa`, `# type: ignore`, …) the statement must be one physical
+    line, since such comments cover the line they end. It may be longer than ``line_length``
+    only when the pragma itself silences E501 (bare `# noqa`, `# noqa: …E501…`). Ruff does not
+    count a trailing comment that starts with one of its pragmas towards the width; other
+    comments (`# pragma: no cover`, `# fmt: skip`) count.
+    """
     flat = build(None)
     lines = module.code_for_node(flat).split("\n")
-    if all(width + len(line) <= line_length for line in lines):
-        return flat
-    return build(module.default_indent)
+    if pragma is None:
+        if all(width + len(line) <= line_length for line in lines):
+            return flat
+        return build(module.default_indent)
+    if len(lines) > 1:
+        raise _Skip(R_PRAGMA_LINES.format(comment=pragma))
+    total = width + len(lines[0]) + (0 if _RUFF_PRAGMA.match(pragma) else 2 + len(pragma))
+    if total > line_length and not _NOQA_E501.search(pragma):
+        raise _Skip(R_PRAGMA_LONG.format(comment=pragma, width=total, limit=line_length))
+    return flat
+
+
+#: Comments that act on the line they end (linters, type checkers, coverage, formatters).
+_PRAGMA = re.compile(r"#\s*(?:(?i:noqa)\b|nosec\b|(?:type|pragma|pylint|fmt|pyright|mypy|isort|ruff|flake8)\s*:)")
+#: A real type comment (`# type: list[int]`), as opposed to `# type: ignore[...]`.
+_TYPE_COMMENT = re.compile(r"#\s*type:(?!\s*ignore\b)")
+#: ruff's own notion of a pragma comment: E501 leaves a trailing one out of the line width.
+_RUFF_PRAGMA = re.compile(r"#\s*(?:(?i:noqa)\b|nosec\b|(?:type|pyright|pylint|isort|ruff|flake8):)")
+_NOQA_E501 = re.compile(r"#\s*(?i:noqa)(?!\s*:)|#\s*(?i:noqa)\s*:[\sA-Za-z0-9,]*\bE501\b")
+
+
+def _comment_places(node: cst.CSTNode) -> list[tuple[cst.Comment, bool]]:
+    """Every comment under ``node`` in source order, and whether it has a line to itself."""
+    found: list[tuple[cst.Comment, bool]] = []
+
+    def walk(n: cst.CSTNode, own_line: bool) -> None:
+        if isinstance(n, cst.Comment):
+            found.append((n, own_line))
+            return
+        for child in n.children:
+            walk(child, isinstance(n, cst.EmptyLine))
+
+    walk(node, False)
+    return found
+
+
+def _sort_comments(
+    init_comments: list[tuple[cst.Comment, bool]], loop_comments: list[tuple[cst.Comment, bool]], *, from_init: int
+) -> tuple[list[cst.Comment], str | None]:
+    """Split the comments of the replaced lines into those moved above the new statement and the
+    pragma text that ends it (type comments first: Python only reads `# type:` at the start).
+
+    A pragma on a line of its own inside the loop (`# pylint: disable=…`, `# fmt: off`) acts on
+    the lines after it, and a type comment inside the loop annotates a statement that goes away:
+    neither has a correct new place, so the site is skipped.
+    """
+    moved: list[cst.Comment] = []
+    type_comments: list[str] = []
+    others: list[str] = []
+    for index, (comment, own_line) in enumerate([*init_comments, *loop_comments]):
+        if not _PRAGMA.match(comment.value):
+            moved.append(comment)
+            continue
+        if own_line:
+            raise _Skip(R_PRAGMA_OWN_LINE.format(comment=comment.value))
+        if _TYPE_COMMENT.match(comment.value):
+            if index >= from_init:
+                raise _Skip(R_TYPE_COMMENT.format(comment=comment.value))
+            type_comments.append(comment.value)
+        else:
+            others.append(comment.value)
+    pragmas = [*type_comments, *others]
+    return moved, "  ".join(pragmas) if pragmas else None
+
+
+class _StripComments(cst.CSTTransformer):
+    """Remove comments from an expression (the caller moves them), keeping its line breaks."""
+
+    def leave_TrailingWhitespace(self, original_node, updated_node):
+        if updated_node.comment is None:
+            return updated_node
+        return updated_node.with_changes(whitespace=cst.SimpleWhitespace(""), comment=None)
+
+    def leave_ParenthesizedWhitespace(self, original_node, updated_node):
+        return updated_node.with_changes(empty_lines=[e for e in updated_node.empty_lines if e.comment is None])
+
+
+#: Whitespace slots that hug their neighbour when a bracketed expression is joined onto one line.
+_TIGHT = {
+    (cst.LeftParen, "whitespace_after"), (cst.LeftSquareBracket, "whitespace_after"),
+    (cst.LeftCurlyBrace, "whitespace_after"), (cst.RightParen, "whitespace_before"),
+    (cst.RightSquareBracket, "whitespace_before"), (cst.RightCurlyBrace, "whitespace_before"),
+    (cst.Call, "whitespace_before_args"), (cst.Arg, "whitespace_after_arg"),
+    (cst.Comma, "whitespace_before"), (cst.Dot, "whitespace_before"), (cst.Dot, "whitespace_after"),
+    (cst.DictElement, "whitespace_before_colon"), (cst.Colon, "whitespace_before"),
+}
+
+
+class _Collapse(cst.CSTTransformer):
+    """Join an expression's bracketed line breaks into one line (no effect on meaning)."""
+
+    def on_leave(self, original_node, updated_node):
+        changes = {}
+        for f in fields(updated_node):
+            if isinstance(getattr(updated_node, f.name), cst.ParenthesizedWhitespace):
+                tight = (type(updated_node), f.name) in _TIGHT
+                changes[f.name] = cst.SimpleWhitespace("" if tight else " ")
+        return updated_node.with_changes(**changes) if changes else updated_node
+
+
+def _has_magic_comma(node: cst.CSTNode) -> bool:
+    """A trailing comma in a bracket that spans lines: the author wants one item per line."""
+    code_of = cst.Module(body=[]).code_for_node
+    for n in _contains(node, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.Call, cst.Subscript, cst.Parameters)):
+        if isinstance(n, cst.Parameters):
+            items = [*n.posonly_params, *n.params, *n.kwonly_params]
+        else:
+            items = getattr(n, "elements", None) or getattr(n, "args", None) or getattr(n, "slice", None)
+        if items and isinstance(getattr(items[-1], "comma", None), cst.Comma) and "\n" in code_of(n):
+            return True
+    return False
+
+
+def _await_where(loop: cst.For, element: cst.BaseExpression, tests: list[cst.BaseExpression]) -> str:
+    """Which part of a plain `for` awaits, in words for a skip reason."""
+    if _contains(element, (cst.Await,)):
+        return "appended value"
+    if any(_contains(t, (cst.Await,)) for t in tests):
+        return "filter"
+    return "iterable"
+
+
+def _last_mention(statements: Sequence[cst.CSTNode], name: str):
+    """(line, small statement) of the last statement before the loop that mentions ``name``.
+
+    On `out = []; n = 0` the small statement is `out = []`; for a compound statement both
+    are the statement itself; (None, None) when nothing mentions it.
+    """
+    for stmt in reversed(statements):
+        if not _refs(stmt, {name}):
+            continue
+        for small in reversed(_smalls(stmt)):
+            if _refs(small, {name}):
+                return stmt, small
+    return None, None
+
+
+def _removable(line: cst.CSTNode, small: cst.CSTNode) -> bool:
+    """Can ``small`` leave its line without its line's trailing `# type:` comment changing owner?"""
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) == 1:
+        return True
+    comment = line.trailing_whitespace.comment
+    owner_changes = line.body[-1] is small and comment is not None and _TYPE_COMMENT.match(comment.value)
+    return not owner_changes
 
 
 class _Shift(cst.CSTTransformer):
@@ -883,11 +1088,8 @@ def _direct_next_call(node: cst.CSTNode) -> bool:
     )
 
 
-def _init_value(stmt: cst.CSTNode, receiver: str) -> cst.BaseExpression | None:
-    """The value when ``stmt`` is exactly `receiver = v` / `receiver: T = v` on its own line."""
-    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-        return None
-    small = stmt.body[0]
+def _init_value(small: cst.CSTNode, receiver: str) -> cst.BaseExpression | None:
+    """The value when ``small`` is exactly `receiver = v` / `receiver: T = v` (one target)."""
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
         target = small.targets[0].target
         if isinstance(target, cst.Name) and target.value == receiver:
@@ -896,6 +1098,46 @@ def _init_value(stmt: cst.CSTNode, receiver: str) -> cst.BaseExpression | None:
         if isinstance(small.target, cst.Name) and small.target.value == receiver:
             return small.value
     return None
+
+
+def _unpacked_item(target: cst.BaseExpression, value: cst.BaseExpression, name: str) -> cst.BaseExpression | None:
+    """In `a, name = x, v` the `v` that ``name`` receives; None unless both sides are plain displays."""
+    if not isinstance(target, (cst.Tuple, cst.List)) or not isinstance(value, (cst.Tuple, cst.List)):
+        return None
+    if len(target.elements) != len(value.elements):
+        return None
+    if any(isinstance(e, cst.StarredElement) for e in [*target.elements, *value.elements]):
+        return None
+    for t, v in zip(target.elements, value.elements, strict=True):
+        if isinstance(t.value, cst.Name) and t.value.value == name:
+            return v.value
+    return None
+
+
+def _assigned_value(small: cst.CSTNode, name: str) -> cst.BaseExpression | None:
+    """What ``small`` binds ``name`` to: `name = v`, `a = name = v`, `name: T = v`, `a, name = x, v`."""
+    if isinstance(small, cst.AnnAssign):
+        return _init_value(small, name)
+    if not isinstance(small, cst.Assign):
+        return None
+    for t in small.targets:
+        if isinstance(t.target, cst.Name) and t.target.value == name:
+            return small.value
+        item = _unpacked_item(t.target, small.value, name)
+        if item is not None:
+            return item
+    return None
+
+
+def _smalls(stmt: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    """The small statements of a simple line (`a = 1; b = 2`), else the statement itself."""
+    return stmt.body if isinstance(stmt, cst.SimpleStatementLine) else [stmt]
+
+
+def _code_excerpt(module: cst.Module, node: cst.CSTNode, limit: int = 40) -> str:
+    """``node``'s code on one line, cut to ``limit`` characters, for a skip reason."""
+    text = " ".join(module.code_for_node(node).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _SiteAnalysis:
@@ -934,6 +1176,7 @@ class _SiteAnalysis:
         scope = self._scope(root)
         tests = [i.test for i in ifs]
         self._check_receiver(receiver, loop, loop_ancestors, scope)
+        self._check_aliases(receiver, loop, element, tests, scope)
         targets = self._check_target(loop, loop_ancestors, scope, root, element, tests)
         self._check_expressions(loop, element, tests, targets)
         return self._plan(receiver, element, tests, loop, loop_ancestors, scope, root)
@@ -1003,6 +1246,23 @@ class _SiteAnalysis:
                 continue
             raise _Skip(R_READ_IN_LOOP.format(receiver=name))
 
+    def _check_aliases(self, receiver: cst.Name, loop, element, tests, scope: _Scope) -> None:
+        """Skip a loop that reads its own list under another name (`s2 = seen` … `if v not in s2`).
+
+        `extend` would even be right (it appends one item at a time, so `s2` sees the list
+        grow), but a reader takes `seen.extend(v for v in vals if v not in s2)` for a bug.
+        A one-off snapshot in the iterable (`len(s2)`) is read before the first append: fine.
+        """
+        aliases = _aliases(scope, receiver.value)
+        for alias in sorted(aliases):
+            for occ in scope.occurrences.get(alias, []):
+                if occ.role != "load":
+                    continue
+                if any(_within(occ, part) for part in [element, *tests]) or (
+                    _within(occ, loop.iter) and not _eager_snapshot(occ)
+                ):
+                    raise _Skip(R_READS_ALIAS.format(alias=alias))
+
     def _check_list(self, name: str, loop, loop_ancestors, scope: _Scope, root) -> None:
         """`extend` needs a real list: every binding that can reach the loop makes one."""
         below_root = loop_ancestors[next(i for i, a in enumerate(loop_ancestors) if a is root) + 1 :]
@@ -1019,23 +1279,42 @@ class _SiteAnalysis:
             parent = occ.path[-1] if occ.path else None
             if isinstance(parent, cst.AugAssign) or (isinstance(parent, cst.AnnAssign) and parent.value is None):
                 continue
-            value = None
-            if isinstance(parent, cst.AssignTarget):
-                value = occ.path[-2].value
-            elif isinstance(parent, cst.AnnAssign):
-                value = parent.value
-            if not _is_list_factory(value, scope):
-                raise _Skip(R_NOT_LIST.format(receiver=name))
+            cause = self._binding_cause(occ, scope)
+            if cause is not None:
+                raise _Skip(R_NOT_LIST.format(receiver=name, cause=cause))
         if not self._dominated_by_list(name, loop, loop_ancestors, scope):
-            raise _Skip(R_NOT_LIST.format(receiver=name))
+            raise _Skip(R_NOT_LIST.format(receiver=name, cause=C_NO_INIT))
+
+    def _binding_cause(self, occ: _Occurrence, scope: _Scope) -> str | None:
+        """None when this binding gives the name a list, else what it binds it to (for the reason)."""
+        path = occ.path
+        parent = path[-1] if path else None
+        if isinstance(parent, cst.Param):
+            return C_PARAM
+        value = None
+        if isinstance(parent, cst.AssignTarget):
+            value = path[-2].value
+        elif isinstance(parent, (cst.AnnAssign, cst.NamedExpr)):
+            value = parent.value
+        elif isinstance(parent, cst.Element) and len(path) >= 4 and isinstance(path[-3], cst.AssignTarget):
+            assign = path[-4]
+            value = _unpacked_item(path[-2], assign.value, occ.node.value)
+            if value is None:
+                return C_UNPACKED.format(value=_code_excerpt(self.module, assign.value))
+        else:
+            return C_BOUND_BY.format(what=_binder(path))
+        if _is_list_factory(value, scope):
+            return None
+        return C_BOUND_TO.format(value=_code_excerpt(self.module, value))
 
     def _dominated_by_list(self, name, loop, loop_ancestors, scope) -> bool:
         """Some earlier statement on every path to the loop binds ``name`` to a list."""
         for _compound, _owner, statements, position in _ascend(loop_ancestors, loop, scope.root):
             for stmt in reversed(statements[:position]):
-                value = _init_value(stmt, name)
-                if value is not None and _is_list_factory(value, scope):
-                    return True
+                for small in _smalls(stmt):
+                    value = _assigned_value(small, name)
+                    if value is not None and _is_list_factory(value, scope):
+                        return True
         return False
 
     def _check_target(self, loop, loop_ancestors, scope, root, element, tests) -> set[str]:
@@ -1076,8 +1355,8 @@ class _SiteAnalysis:
         if _contains(loop.iter, (cst.NamedExpr,)):
             raise _Skip(R_WALRUS_ITER)
         for part in [element, *tests]:
-            for walrus in _contains(part, (cst.NamedExpr,)):
-                if isinstance(walrus.target, cst.Name) and walrus.target.value in targets:
+            for walrus in _walrus_binding_here(part):  # one inside a lambda binds in the lambda
+                if walrus.target.value in targets:
                     raise _Skip(R_WALRUS_TARGET.format(name=walrus.target.value))
             for call in _contains(part, (cst.Call,)):
                 func = call.func
@@ -1093,21 +1372,23 @@ class _SiteAnalysis:
         is_async = loop.asynchronous is not None or any(
             _contains(part, (cst.Await,)) for part in [loop.iter, element, *tests]
         )
-        init = None
-        for stmt in reversed(statements[:position]):
-            if _refs(stmt, {name}):
-                init = stmt
-                break
+        init_line, init = _last_mention(statements[:position], name)
         init_value = _init_value(init, name) if init is not None else None
+        if init_value is not None and not _removable(init_line, init):
+            init_value = None  # its line's `# type:` comment would land on another statement
         private = (
             init_value is not None
             and not self.iter_reads_receiver
             and self._partial_list_unobservable(name, init, loop, loop_ancestors, scope, root)
         )
         width = self.columns.get(id(loop), 0)
-        comments = _comments(loop.with_changes(leading_lines=()))
-        place = _ElementPlace.of(self.module, self.call)
         indent = len(self.module.default_indent)
+        room = self.line_length - width - indent
+        place = _ElementPlace.of(self.module, self.call)
+        loop_comments = _comment_places(loop.with_changes(leading_lines=()))
+        element, tests = self._tidy(element, room), [self._tidy(t, room) for t in tests]
+        header = loop.with_changes(target=self._tidy(loop.target, room), iter=self._tidy(loop.iter, room))
+        path = frozenset(map(id, loop_ancestors))
 
         def shaped(prefix: str, multiline: str | None) -> cst.BaseExpression:
             if multiline is None:
@@ -1115,25 +1396,31 @@ class _SiteAnalysis:
             return _place_element(self.module, element, place, indent, True)
 
         if private and _is_empty_list(init_value, scope):
-            small = init.body[0]
+            whole_line = len(init_line.body) == 1
+            init_comments = _comment_places(init_line.with_changes(leading_lines=())) if whole_line else []
+            moved, pragma = _sort_comments(init_comments, loop_comments, from_init=len(init_comments))
+            small = init.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             prefix = self.module.code_for_node(small.with_changes(value=cst.Name("X"))).rstrip("X") + "["
 
             def build(multiline):
                 value = shaped(prefix, multiline)
-                comp = _build_comprehension(value, loop, tests, kind=cst.ListComp, multiline=multiline)
+                comp = _build_comprehension(value, header, tests, kind=cst.ListComp, multiline=multiline)
                 return small.with_changes(value=comp)
 
-            new_small = _render(self.module, build, width, self.line_length)
-            extra = [*_comments(init.with_changes(leading_lines=())), *comments]
-            replacement = self._statement(new_small, loop, extra)
-            path = frozenset(map(id, loop_ancestors))
-            return "comprehension", _Plan(owner, loop, replacement, remove=init, path=path)
+            new_small = _render(self.module, build, width, self.line_length, pragma)
+            replacement = self._statement(new_small, loop, moved, pragma)
+            small_index = None if whole_line else next(i for i, s in enumerate(init_line.body) if s is init)
+            plan = _Plan(owner, loop, replacement, init_line, small_index, path)
+            return "comprehension", plan
         self._check_list(name, loop, loop_ancestors, scope, root)
         if is_async and not private:
-            raise _Skip(R_ASYNC_PARTIAL.format(receiver=name))
+            if loop.asynchronous is not None:
+                raise _Skip(R_ASYNC_PARTIAL.format(receiver=name))
+            raise _Skip(R_AWAIT_PARTIAL.format(where=_await_where(loop, element, tests), receiver=name))
         raises_stop = any(_direct_next_call(part) for part in [element, *tests])
         if raises_stop and not private:
             raise _Skip(R_STOP_ITERATION)
+        moved, pragma = _sort_comments([], loop_comments, from_init=0)
         # `extend([...])` builds the whole list first: needed for async/next(), fine when private.
         build_first = is_async or raises_stop
         kind = cst.ListComp if build_first else cst.GeneratorExp
@@ -1142,12 +1429,30 @@ class _SiteAnalysis:
         def build_extend(multiline):
             if build_first:  # `extend([...])` stays on one line: rare, and wrapping it twice is noise
                 multiline = None
-            value = _build_comprehension(shaped(prefix, multiline), loop, tests, kind=kind, multiline=multiline)
+            value = _build_comprehension(shaped(prefix, multiline), header, tests, kind=kind, multiline=multiline)
             return _extend_statement(receiver, value, multiline)
 
-        new_small = _render(self.module, build_extend, width, self.line_length)
-        path = frozenset(map(id, loop_ancestors))
-        return "extend", _Plan(owner, loop, self._statement(new_small, loop, comments), path=path)
+        new_small = _render(self.module, build_extend, width, self.line_length, pragma)
+        replacement = self._statement(new_small, loop, moved, pragma)
+        return "extend", _Plan(owner, loop, replacement, path=path)
+
+    def _tidy(self, part: cst.BaseExpression, room: int) -> cst.BaseExpression:
+        """``part`` without its comments (they move above the statement), on one line if it fits.
+
+        A comment inside the loop header or the appended value forced a line break there; once
+        the comment is above the statement the break only makes the comprehension ragged. A
+        magic trailing comma (or a multi-line string) keeps the part's own shape.
+        """
+        if not _contains(part, (cst.Comment,)):
+            return part
+        stripped = part.visit(_StripComments())
+        if _has_magic_comma(stripped):
+            return stripped
+        flat = stripped.visit(_Collapse())
+        code = self.module.code_for_node(flat)
+        if "\n" in code or len(code) > room:
+            return stripped
+        return flat
 
     def _partial_list_unobservable(self, name, init, loop, loop_ancestors, scope, root) -> bool:
         """True when nobody can see `name` while the loop runs or after it fails part-way.
@@ -1166,10 +1471,16 @@ class _SiteAnalysis:
         allowed = [init, loop, *continuation]
         return all(any(_within(o, node) for node in allowed) for o in occurrences)
 
-    def _statement(self, small, loop: cst.For, comments: list[cst.Comment]) -> cst.SimpleStatementLine:
+    def _statement(self, small, loop: cst.For, comments: list[cst.Comment], pragma: str | None) -> cst.SimpleStatementLine:
+        """The new line: moved comments above it (each once), pragma comments at its end."""
         kept = {id(c) for c in _comments(small)}
         moved = [cst.EmptyLine(comment=c) for c in comments if id(c) not in kept]
-        return cst.SimpleStatementLine(body=[small], leading_lines=[*loop.leading_lines, *moved])
+        trailing = cst.TrailingWhitespace()
+        if pragma is not None:
+            trailing = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(pragma))
+        return cst.SimpleStatementLine(
+            body=[small], leading_lines=[*loop.leading_lines, *moved], trailing_whitespace=trailing
+        )
 
 
 _SNAPSHOT_CALLS = {"len", "list", "tuple", "sorted", "set", "frozenset"}
@@ -1212,6 +1523,55 @@ def _module_bindings(module: cst.Module) -> set[str]:
     return names
 
 
+def _aliases(scope: _Scope, name: str) -> set[str]:
+    """Local names that may hold the same object as ``name``: `s2 = seen`, `seen = s2 = []`, and so on.
+
+    Only plain name-to-name copies in this scope are seen; an alias kept in a container or an
+    attribute is not (the same residual as a human reviewer reading the loop).
+    """
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        for occ in scope.occurrences.get(current, []):
+            if _nested_scope_between(occ) or not occ.path:
+                continue
+            parent = occ.path[-1]
+            targets: list[cst.BaseExpression] = []
+            if occ.role == "load" and isinstance(parent, (cst.Assign, cst.AnnAssign, cst.NamedExpr)):
+                if parent.value is occ.node:  # `alias = current`
+                    targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            elif occ.role == "store" and isinstance(parent, cst.AssignTarget) and len(occ.path) >= 2:
+                targets = [t.target for t in occ.path[-2].targets]  # `current = alias = …`
+            for target in targets:
+                if isinstance(target, cst.Name) and target.value != name and target.value not in found:
+                    found.add(target.value)
+                    todo.append(target.value)
+    return found
+
+
+def _binder(path: Sequence[cst.CSTNode]) -> str:
+    """How a name that is not simply assigned gets bound, in words for a skip reason."""
+    for node in reversed(path):
+        if isinstance(node, (cst.For, cst.CompFor)):
+            return "a `for` target"
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            return "an import"
+        if isinstance(node, (cst.With, cst.WithItem)):
+            return "`with … as`"
+        if isinstance(node, cst.ExceptHandler):
+            return "`except … as`"
+        if isinstance(node, cst.Del):
+            return "`del`"
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return "a `def`/`class` statement"
+        if isinstance(node, (cst.MatchAs, cst.MatchStar, cst.MatchMapping)):
+            return "a `case` pattern"
+        if isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign)):
+            return "an unpacking assignment"
+    return "a statement other than an assignment"
+
+
 def _nested_scope_between(occ: _Occurrence) -> bool:
     return any(isinstance(p, _SCOPES) for p in occ.path)
 
@@ -1250,13 +1610,18 @@ class _ApplyPlans(cst.CSTTransformer):
         if not plans:
             return updated
         replace = {id(p.loop): p.replacement for p in plans}
-        remove = {id(p.remove) for p in plans if p.remove is not None}
+        remove: dict[int, set[int]] = {}
+        for p in plans:
+            if p.remove is not None:
+                remove.setdefault(id(p.remove), set()).add(p.remove_small)
         body = []
         pending: list[cst.EmptyLine] = []
         for old, new in zip(original.body, updated.body, strict=True):
             if id(old) in remove:
-                pending.extend(new.leading_lines)
-                continue
+                new = _drop_smalls(new, remove[id(old)])
+                if new is None:
+                    pending.extend(old.leading_lines)
+                    continue
             if id(old) in replace:
                 new = replace[id(old)]
             if pending:
@@ -1272,6 +1637,18 @@ class _ApplyPlans(cst.CSTTransformer):
 
     def leave_Module(self, original_node, updated_node):
         return self._rebuild(original_node, updated_node)
+
+
+def _drop_smalls(line: cst.SimpleStatementLine, drop: set[int]) -> cst.SimpleStatementLine | None:
+    """``line`` without the small statements at ``drop`` (None = all of them), or None if empty.
+
+    The line keeps its comments; the new last statement loses its `;`.
+    """
+    kept = [small for i, small in enumerate(line.body) if None not in drop and i not in drop]
+    if not kept:
+        return None
+    kept[-1] = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+    return line.with_changes(body=kept)
 
 
 def fix_perf401(
@@ -1297,7 +1674,7 @@ def _fix(module, sites, line_length, source) -> tuple[cst.Module, list[SiteOutco
     scopes: dict[int, _Scope] = {}
     decided: dict[tuple[int, int], tuple[str, str]] = {}
     plans: list[_Plan] = []
-    used: set[int] = set()
+    used: set = set()
     outcomes = []
     for site in sites:
         key = (site.line, site.col)
@@ -1324,7 +1701,9 @@ def _decide(module, locator, key, scopes, line_length, used, plans) -> tuple[str
         kind, plan = _SiteAnalysis(module, call, ancestors, scopes, locator.columns, line_length).run()
     except _Skip as skip:
         return ("skipped", skip.reason)
-    touched = {id(node) for node in (plan.loop, plan.remove) if node is not None}
+    touched: set = {id(plan.loop)}
+    if plan.remove is not None:  # two inits on one line (`a = []; b = []`) are separate statements
+        touched.add((id(plan.remove), plan.remove_small))
     if touched & used:
         return ("skipped", R_OVERLAP)
     used.update(touched)
@@ -1778,7 +2157,7 @@ class RewriteAppendLoopCommand(Codemod):
             kind="comprehension",
             calls=(([1, -2, 3], True), ([1, -2, 3], False)),
         ),
-        Invalid(  # case 15: comments in the header, the test and the body each survive once
+        Invalid(  # case 15: comments in the header, the test and the body each survive once, above
             code=_dedent(
                 """
                 def f(pairs):
@@ -1796,11 +2175,11 @@ class RewriteAppendLoopCommand(Codemod):
                 """
                 def f(pairs):
                     # pairs are (big, small)
+                    # first
                     # header
+                    # compare
                     # difference
-                    out = [a - b for (a,  # first
-                         b) in pairs if (a >  # compare
-                            b)]
+                    out = [a - b for (a, b) in pairs if (a > b)]
                     return out
                 """
             ),
@@ -1988,6 +2367,258 @@ class RewriteAppendLoopCommand(Codemod):
             kind="comprehension",
             calls=(([("a", 1), ("b", 2)],), ([],)),
         ),
+        Invalid(  # a line-scoped pragma stays at the end of the (one-line) new statement
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for v in src:
+                        dst.append(str(v) + "-a-suffix-long-enough-that-even-a-wrapped-element-line-is-longer-than-the-limit")  # noqa: E501
+                    return dst
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    dst = [str(v) + "-a-suffix-long-enough-that-even-a-wrapped-element-line-is-longer-than-the-limit" for v in src]  # noqa: E501
+                    return dst
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # a type comment on the dropped `dst = []` stays a type comment of the new assignment
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []  # type: list[int]
+                    for v in src:
+                        dst.append(v * 2)
+                    return dst
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    dst = [v * 2 for v in src]  # type: list[int]
+                    return dst
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # `# type: ignore[...]` on the append line ends the extend line
+            code=_dedent(
+                """
+                def f(src):
+                    out = [0]
+                    for x in src:
+                        out.append(x.real)  # type: ignore[attr-defined]
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    out = [0]
+                    out.extend(x.real for x in src)  # type: ignore[attr-defined]
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2.5],), ([],)),
+        ),
+        Invalid(  # `dst = []; n = …` on one line: only `dst = []` leaves the line
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []; n = len(src)
+                    for v in src:
+                        dst.append(v * n)
+                    return dst
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    n = len(src)
+                    dst = [v * n for v in src]
+                    return dst
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # `total = 0; dst = []`: the remaining statement loses its `;`
+            code=_dedent(
+                """
+                def f(src):
+                    total = 0; dst = []
+                    for v in src:
+                        dst.append(v + 1)
+                    return dst, total
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    total = 0
+                    dst = [v + 1 for v in src]
+                    return dst, total
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # `dst = other = []`: one list, two names -> extend keeps `other` the same list
+            code=_dedent(
+                """
+                def f(src):
+                    dst = other = []
+                    for v in src:
+                        dst.append(v)
+                    return dst, other
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    dst = other = []
+                    dst.extend(v for v in src)
+                    return dst, other
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2],), ([],)),
+            naive=_dedent(
+                """
+                def f(src):
+                    other = []
+                    dst = [v for v in src]
+                    return dst, other
+                """
+            ),
+        ),
+        Invalid(  # `dst, other = [], []`: `dst` gets a list display by position -> extend
+            code=_dedent(
+                """
+                def f(src):
+                    dst, other = [], []
+                    for v in src:
+                        dst.append(-v)
+                    return dst, other
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    dst, other = [], []
+                    dst.extend(-v for v in src)
+                    return dst, other
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # loop in a try in an outer loop: the next round rebinds `x` before any read
+            code=_dedent(
+                """
+                def f(rows):
+                    out = []
+                    for row in rows:
+                        try:
+                            for x in row:
+                                out.append(x * 2)
+                        except TypeError:
+                            out.append(None)
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(rows):
+                    out = []
+                    for row in rows:
+                        try:
+                            out.extend(x * 2 for x in row)
+                        except TypeError:
+                            out.append(None)
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([[1, 2], [3]],), ([[1, "a"], [2]],), ([],)),
+        ),
+        Invalid(  # a walrus inside a lambda binds in the lambda, not in the comprehension
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for x in src:
+                        dst.append((lambda y: (x := y + 1) * x)(x))
+                    return dst
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    dst = [(lambda y: (x := y + 1) * x)(x) for x in src]
+                    return dst
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # comments inside `append(...)` move above; the value is joined onto one line
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for v in src:
+                        dst.append(v  # the value
+                                   + 1)  # plus one
+                    return dst
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src):
+                    # the value
+                    # plus one
+                    dst = [v + 1 for v in src]
+                    return dst
+                """
+            ),
+            kind="comprehension",
+            calls=(([1, 2],), ([],)),
+        ),
+        Invalid(  # with a magic trailing comma the value keeps one item per line; comments move up
+            code=_dedent(
+                """
+                def f(items):
+                    rows = []
+                    for item in items:
+                        rows.append({
+                            "name": item[0],  # the name
+                            "size": item[1],
+                        })
+                    return rows
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(items):
+                    # the name
+                    rows = [{
+                        "name": item[0],
+                        "size": item[1],
+                    } for item in items]
+                    return rows
+                """
+            ),
+            kind="comprehension",
+            calls=(([("a", 1)],), ([],)),
+        ),
     ]
 
     VALID: list[Valid] = [
@@ -2123,7 +2754,7 @@ class RewriteAppendLoopCommand(Codemod):
                     return acc.items
                 """
             ),
-            reason=R_NOT_LIST.format(receiver="acc"),
+            reason=R_NOT_LIST.format(receiver="acc", cause=C_BOUND_TO.format(value="Collector()")),
             calls=(([1, 2],),),
             naive=_dedent(
                 """
@@ -2149,7 +2780,7 @@ class RewriteAppendLoopCommand(Codemod):
                         out.append(x)
                 """
             ),
-            reason=R_NOT_LIST.format(receiver="out"),
+            reason=R_NOT_LIST.format(receiver="out", cause=C_PARAM),
         ),
         Valid(  # case 18
             code=_dedent(
@@ -2406,7 +3037,7 @@ class RewriteAppendLoopCommand(Codemod):
                     return out
                 """
             ),
-            reason=R_NOT_LIST.format(receiver="out"),
+            reason=R_NOT_LIST.format(receiver="out", cause=C_BOUND_TO.format(value="deque()")),
         ),
         Valid(  # `next()` may raise StopIteration, caught here while the list is half-built
             code=_dedent(
@@ -2469,7 +3100,7 @@ class RewriteAppendLoopCommand(Codemod):
                     return out
                 """
             ),
-            reason=R_NOT_LIST.format(receiver="out"),
+            reason=R_NOT_LIST.format(receiver="out", cause=C_BOUND_TO.format(value="list()")),
             calls=(([1, 2],),),
             naive=_dedent(
                 """
@@ -2525,5 +3156,127 @@ class RewriteAppendLoopCommand(Codemod):
                 """
             ),
             reason=R_MODULE.format(name="x"),
+        ),
+        Valid(  # the loop reads the list it builds through an alias: extend would be right, but reads as a bug
+            code=_dedent(
+                """
+                def f(vals):
+                    seen = []
+                    s2 = seen
+                    for v in vals:
+                        if v not in s2:
+                            seen.append(v)
+                    return seen
+                """
+            ),
+            reason=R_READS_ALIAS.format(alias="s2"),
+            calls=(([1, 1, 2],),),
+        ),
+        Valid(  # `await` in a plain `for`, half-built list read by the handler
+            code=_dedent(
+                """
+                async def g(x):
+                    if x < 0:
+                        raise ValueError(x)
+                    return x * 2
+
+                async def f(src):
+                    dst = [0]
+                    try:
+                        for x in src:
+                            dst.append(await g(x))
+                    except ValueError:
+                        pass
+                    return dst
+                """
+            ),
+            reason=R_AWAIT_PARTIAL.format(where="appended value", receiver="dst"),
+            calls=(([1, -1, 2],), ([1, 2],)),
+            naive=_dedent(
+                """
+                async def g(x):
+                    if x < 0:
+                        raise ValueError(x)
+                    return x * 2
+
+                async def f(src):
+                    dst = [0]
+                    try:
+                        dst.extend([await g(x) for x in src])
+                    except ValueError:
+                        pass
+                    return dst
+                """
+            ),
+        ),
+        Valid(  # a pragma on its own line inside the loop covers the lines after it
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for v in src:
+                        # pylint: disable=unnecessary-lambda
+                        dst.append(lambda: v)
+                    return dst
+                """
+            ),
+            reason=R_PRAGMA_OWN_LINE.format(comment="# pylint: disable=unnecessary-lambda"),
+        ),
+        Valid(  # a type comment on the `for` line annotates the loop variable
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for v in src:  # type: int
+                        dst.append(v)
+                    return dst
+                """
+            ),
+            reason=R_TYPE_COMMENT.format(comment="# type: int"),
+        ),
+        Valid(  # the pragma must end the one line, and that line would be too long (it counts)
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for value_with_a_long_name in src:
+                        dst.append(str(value_with_a_long_name) + "a long literal suffix")  # pragma: no cover
+                    return dst
+                """
+            ),
+            reason=R_PRAGMA_LONG.format(
+                comment="# pragma: no cover",
+                # the one line it would need: `pragma: no cover` is not a ruff pragma, so it counts
+                width=len(
+                    '    dst = [str(value_with_a_long_name) + "a long literal suffix" '
+                    "for value_with_a_long_name in src]  # pragma: no cover"
+                ),
+                limit=DEFAULT_LINE_LENGTH,
+            ),
+        ),
+        Valid(  # the value spans lines (a multi-line string): no single line for the pragma
+            code=_dedent(
+                '''
+                def f(src):
+                    dst = []
+                    for v in src:
+                        dst.append("""a
+                b""" + v)  # noqa: ISC003
+                    return dst
+                '''
+            ),
+            reason=R_PRAGMA_LINES.format(comment="# noqa: ISC003"),
+        ),
+        Valid(  # unpacking a call: the item's type is unknown
+            code=_dedent(
+                """
+                def f(make, src):
+                    dst, n = make()
+                    for v in src:
+                        dst.append(v)
+                    return dst, n
+                """
+            ),
+            reason=R_NOT_LIST.format(receiver="dst", cause=C_UNPACKED.format(value="make()")),
         ),
     ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import signal
 import tempfile
-import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,6 +96,7 @@ class ProgramResult:
     before: str = ""
     after: str | None = None
     inputs: str = ""
+    prelude_chars: int = 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def _inputs(d: _Draw, second: Callable[[], object]) -> tuple:
 _SHAPES_203 = ("plain", "async", "generator", "nested", "method", "classbody")
 _LOOPS_203 = (
     "for", "for", "for_gen", "for_enumerate", "while", "for_local", "for_range", "for_enumerate_local",
-    "for_dict", "for_literal",
+    "for_dict", "for_literal", "for_unpack",
 )
 
 
@@ -336,6 +336,9 @@ def _loop_203(d: _Draw, ctx: _Ctx203, loop: str) -> tuple[list[str], list[str]]:
             tags.append("dict-resized")
     elif loop == "for_literal":
         header = "for x in (0, 2, 3, 5):"
+    elif loop == "for_unpack":  # unpacking the target raises ValueError at item 4, outside the try
+        pre.append("pairs = [(v, v) if v != 4 else (v,) for v in items]")
+        header = "for i, x in pairs:"
     else:
         header = "for x in items:"
     body = first + _body_203(d, ctx, True)
@@ -367,6 +370,10 @@ def _loop_203(d: _Draw, ctx: _Ctx203, loop: str) -> tuple[list[str], list[str]]:
         tail += ["finally:", *_block(d.pick(options), 1)]
         tags.append("finally")
     loop_lines = [header, *_block(["try:", *_block(body, 1), *handlers, *tail], 1)]
+    if d.chance(10):  # for-else / while-else: runs when no handler broke out; may raise itself
+        loop_lines += ["else:", *_block(d.pick((["out.append(\"done\")"], ["out.append(work(len(out)))"],
+                                                 ["logger.info(\"done %d\", len(out))"])), 1)]
+        tags.append("loop-else")
     return pre + loop_lines, tags
 
 
@@ -593,6 +600,7 @@ def _init_401(d: _Draw, out: str, tags: list[str]) -> list[str]:
             ([f"{out} = []", "", "def size():", f"    return len({out})", ""], "closure-reads-list"),
             ([f"{out} = []", "", "def push(v):", f"    {out}.append(-v)", "    return v", ""], "closure-appends"),
             ([f"{out} = extra"], "param"),
+            (["if extra:", f"    {out} = []", "else:", f"    {out} = [9]"], "branches"),
             ([f"{out} = sorted(extra)"], "sorted()"),
         )
     )
@@ -638,8 +646,8 @@ def perf401_programs(draw) -> Program:
     if "alias = " in "".join(init):
         extra_names.append("alias")
     if shape in ("plain", "async", "generator", "method") and d.chance(15):
-        wrapper = d.pick(("if extra:", "with contextlib.suppress(LookupError):", "if True:"))
-        tags.append(f"wrapped:{wrapper.split('(')[0]}")
+        wrapper = d.pick(("if extra:", "with contextlib.suppress(LookupError):", "if True:", "for rep in range(2):"))
+        tags.append(f"wrapped:{wrapper.split('(')[0]}")  # range(2): the loop repeats on a non-empty list
         loop = [wrapper, *_block(loop, 1)]
     result = "(" + ", ".join([out, *extra_names]) + ",)"
     if shape == "in_try":
@@ -843,18 +851,33 @@ def _find_sites(root: Path, names: list[str]) -> dict[str, list[Site]]:
     return by_file
 
 
+def _codemod_sites(program: Program, name: str) -> list[Site]:
+    """The codemod's own candidate finder: wider than ruff for PERF401 (e.g. tuple targets)."""
+    if program.rule == "PERF401":
+        import libcst as cst
+
+        from .perf401 import find_candidate_sites
+
+        return find_candidate_sites(cst.parse_module(program.source), name, source=program.source)
+    from .perf203 import find_perf203_sites
+
+    return find_perf203_sites(program.source, name)
+
+
 def check_programs(
     programs: Sequence[Program],
     *,
     first_index: int = 0,
     timeout: float | None = None,
     fixer: Fixer = fix_file,
+    sites_from: str = "ruff",
 ) -> list[ProgramResult]:
     """Find each program's sites with one ruff call, fix them with ``fixer``, compare behaviour.
 
     Only sites of the program's own rule are fixed (the job fixes one rule per group). ``fixer``
     is :func:`codemods.apply.fix_file` in the soak; tests pass a deliberately wrong one to prove
-    the check can fail.
+    the check can fail. ``sites_from="codemod"`` asks the codemods' own candidate finders instead
+    of ruff, to push loops at the codemods that today's ruff would not flag.
     """
     results = []
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -864,16 +887,20 @@ def check_programs(
             name = f"p{first_index + offset:06d}.py"
             (root / name).write_text(program.source, encoding="utf-8")
             names.append(name)
-        sites_by_file = _find_sites(root, names)
+        sites_by_file = _find_sites(root, names) if sites_from == "ruff" else {}
         for offset, (program, name) in enumerate(zip(programs, names, strict=True)):
-            sites = [s for s in sites_by_file.get(name, []) if s.code == program.rule]
+            if sites_from == "ruff":
+                sites = [s for s in sites_by_file.get(name, []) if s.code == program.rule]
+            else:
+                sites = _codemod_sites(program, name)
             results.append(_check_one(program, first_index + offset, name, sites, timeout, fixer))
     return results
 
 
 def _check_one(program, index, name, sites, timeout, fixer) -> ProgramResult:
     result = ProgramResult(program.rule, index, program.features, "no-site", len(sites),
-                           before=program.source, inputs=repr(program.inputs))
+                           before=program.source, inputs=repr(program.inputs),
+                           prelude_chars=program.prelude_chars)
     if not sites:
         return result
     try:
@@ -899,25 +926,29 @@ def _check_one(program, index, name, sites, timeout, fixer) -> ProgramResult:
 
 
 def describe(result: ProgramResult) -> str:
-    """A failing program as a human reads it: both sources, their diff, the inputs and the mismatch."""
+    """A failing program as a human reads it: the mismatch, both sources (without the shared helper
+    prelude, which the rewrite does not touch), their diff and the inputs."""
     import difflib
 
-    diff = "".join(
-        difflib.unified_diff(
-            result.before.splitlines(True), (result.after or "").splitlines(True), "before.py", "after.py"
-        )
+    prelude = result.before[: result.prelude_chars]
+    before = result.before[result.prelude_chars:]
+    after = result.after or ""
+    if after.startswith(prelude):
+        after = after[result.prelude_chars:]
+    diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "before.py", "after.py"))
+    return "\n".join(
+        [
+            f"=== {result.rule} program #{result.index}: {result.verdict}",
+            f"features: {', '.join(result.features)}",
+            f"outcomes: {result.outcomes}",
+            f"inputs: {result.inputs}",
+            "--- mismatch",
+            result.detail or "",
+            "--- before (helper prelude omitted)",
+            before.rstrip(),
+            "--- after",
+            after.rstrip() if result.after is not None else "(not rewritten)",
+            "--- diff",
+            diff,
+        ]
     )
-    return textwrap.dedent(
-        """\
-        === {rule} program #{index}: {verdict}
-        features: {features}
-        outcomes: {outcomes}
-        inputs: {inputs}
-        --- mismatch
-        {detail}
-        --- source diff
-        """
-    ).format(
-        rule=result.rule, index=result.index, verdict=result.verdict, features=", ".join(result.features),
-        outcomes=result.outcomes, inputs=result.inputs, detail=result.detail,
-    ) + diff

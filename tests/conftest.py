@@ -104,7 +104,8 @@ def signed_headers(secret: str, body: bytes, event: str, delivery: str | None = 
 
 
 def queued_tasks(redis_url: str, queue: str = "celery") -> list[dict]:
-    """The Celery messages waiting in ``queue`` on a Redis broker: ``[{"task", "kwargs"}, …]``."""
+    """The Celery messages waiting in ``queue`` on a Redis broker, oldest first:
+    ``[{"task", "kwargs"}, …]`` (kombu LPUSHes and BRPOPs, so the list is newest first)."""
     import base64
     import json
 
@@ -116,7 +117,7 @@ def queued_tasks(redis_url: str, queue: str = "celery") -> list[dict]:
     finally:
         client.close()
     out = []
-    for item in raw:
+    for item in reversed(raw):
         message = json.loads(item)
         body = json.loads(base64.b64decode(message["body"]))
         out.append({"task": message["headers"]["task"], "kwargs": body[1]})

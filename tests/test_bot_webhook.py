@@ -200,6 +200,22 @@ def test_healthz_reports_broker(client):
 
 def test_healthz_reports_unreachable_broker():
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    with TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=dead))) as client:
+    # enqueue given: this app must not re-point the process-wide Celery app at a dead broker
+    with TestClient(create_app(Settings(webhook_secret=SECRET, redis_url=dead), enqueue=lambda job: None)) as client:
         response = client.get("/healthz")
     assert (response.status_code, response.json()["broker"]) == (503, "unreachable")
+
+
+def test_review_and_review_comment_commands(client, redis_url, webhook_payloads_dir):
+    review = json.loads((webhook_payloads_dir / "pull_request_review.submitted.payload.json").read_text())
+    review["review"]["body"] = "LGTM but\n/refactor skip pkg/a.py"
+    line = json.loads((webhook_payloads_dir / "pull_request_review_comment.created.payload.json").read_text())
+    line["comment"]["body"] = "@refactor-bot rebase"
+    assert post(client, "pull_request_review", review).status_code == 202
+    assert post(client, "pull_request_review_comment", line).status_code == 202
+    first, second = (m["kwargs"] for m in queued_tasks(redis_url))
+    assert (first["comment_kind"], first["command"], first["args"], first["is_pull_request"]) == \
+        ("review", "skip", ["pkg/a.py"], True)
+    assert (first["number"], first["comment_id"]) == (review["pull_request"]["number"], review["review"]["id"])
+    assert (second["comment_kind"], second["command"], second["number"]) == \
+        ("review_comment", "rebase", line["pull_request"]["number"])

@@ -120,3 +120,19 @@ def test_a_killed_jobs_worktree_does_not_block_the_next_run(example, tmp_path):
     with pytest.raises(gitops.GitError):
         run_job(example, JobOptions(group="list-ops", run_tests=False, run_bench=False))
     assert mine.exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["scan", "/nonexistent/x"], "is not a directory"),
+    (["run", "{file}", "--group", "core"], "is not a directory"),
+    (["run", "{plain}", "--group", "core", "--quiet"], "is not a git repository"),
+    (["run", "{repo}", "--group", "core", "--base", "", "--quiet"], "empty --base"),
+])
+def test_cli_bad_paths_are_one_line_errors(tmp_path, capsys, argv, message):
+    repo = make_example_repo(tmp_path / "repo")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    values = {"file": str(repo / "pyproject.toml"), "plain": str(plain), "repo": str(repo)}
+    assert main([a.format(**values) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -478,3 +478,35 @@ def test_a_name_bound_only_in_two_flagged_tries_keeps_its_scope():
     before, new, outcomes = fix(code)
     assert new == before
     assert all("bound only in the try but used elsewhere" in o.reason for o in outcomes)
+
+
+def test_moving_the_only_binding_out_would_be_caught():
+    """Why the "bound only in the try" skip exists: the earlier read would turn global."""
+    before = src("""
+    def f(items, verbose):
+        if verbose:
+            print(note)
+        for x in items:
+            try:
+                note = str(x)
+            except ValueError:
+                pass
+    """)
+    _, new, outcomes = fix(before)
+    assert new == before and "bound only in the try" in outcomes[0].reason
+    naive = src("""
+    def _safe_str(x):
+        try:
+            note = str(x)
+        except ValueError:
+            pass
+
+
+    def f(items, verbose):
+        if verbose:
+            print(note)
+        for x in items:
+            _safe_str(x)
+    """)
+    with pytest.raises(AssertionError, match="raised differs"):
+        assert_same_behaviour(before, naive, "f", [([1], True)])

@@ -52,7 +52,7 @@ HANDLER = [
     "d = -1",
 ]
 EXITS = ["break", "return ('handled', a)", "raise", "if x == 5:\n    break\nelse:\n    raise"]
-PRE = ["a = 0", "b = []", "c = None", "if flag:\n    d = 0", "d = 5", "z = 0"]
+PRE = ["a = 0", "b = []", "c = None", "if flag:\n    d = 0", "d = 5", "z = 0", "if not flag:\n    log.info('%s', w)"]
 POST = ["a", "b", "c", "d", "z", "len(b)", "w", "v"]
 TYPES = ["ZeroDivisionError", "TypeError", "(KeyError, ZeroDivisionError)", "Exception"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -267,3 +268,120 @@ def test_form_feed_does_not_shift_line_numbers():
     new, outcomes = fix_perf401(module, sites)
     assert outcomes[0].kind == "comprehension"
     assert "    out = [x + 1 for x in xs]\n" in new.code
+
+
+# --------------------------------------------------------------------------------------------
+# Pragma comments (noqa, type comments, …) stay on the line they cover
+# --------------------------------------------------------------------------------------------
+
+PRAGMA_EXAMPLES = [e for e in RewriteAppendLoopCommand.INVALID if "noqa:" in e.code or "type:" in e.code]
+
+
+def _ruff_codes(tmp_path: Path, code: str, select: str) -> list[str]:
+    path = tmp_path / "p.py"
+    path.write_text(code)
+    result = subprocess.run(
+        [str(RUFF), "check", "--isolated", "--no-fix", "--select", select, "--output-format", "json",
+         "--exit-zero", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return [v["code"] for v in json.loads(result.stdout)]
+
+
+@pytest.mark.skipif(not RUFF.exists(), reason="ruff binary not installed next to the interpreter")
+@pytest.mark.parametrize("example", PRAGMA_EXAMPLES, ids=[f"pragma{i}" for i in range(len(PRAGMA_EXAMPLES))])
+def test_rewrites_with_pragmas_stay_ruff_quiet(tmp_path, example):
+    """A detached `# noqa: E501` would leave an E501 on the new line (and the comment alone)."""
+    assert _ruff_codes(tmp_path, example.code, "E501,E702,E703,RUF100") == []
+    assert _ruff_codes(tmp_path, example.expected, "E501,E702,E703,RUF100") == []
+
+
+def test_pragma_examples_exist():
+    assert len(PRAGMA_EXAMPLES) >= 3
+
+
+def _type_comment_of(code: str, target: str) -> str | None:
+    for node in ast.walk(ast.parse(code, type_comments=True)):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == target for t in node.targets):
+            return node.type_comment
+    raise AssertionError(f"no assignment to {target}")
+
+
+def test_type_comment_of_the_dropped_init_still_annotates_the_list_and_comes_first():
+    code = _src(
+        """
+        def f(src):
+            dst = []  # type: list[int]
+            for v in src:
+                dst.append(v * 1000 + 123456789 + 987654321 + 1111111111111111 + 22222222222)  # noqa: E501
+            return dst
+        """
+    )
+    new_code, outcomes = _fix_all(code)
+    assert [o.kind for o in outcomes] == ["comprehension"]
+    assert _type_comment_of(code, "dst") == "list[int]"
+    comment = _type_comment_of(new_code, "dst")
+    assert ast.dump(ast.parse(comment, mode="eval")) == ast.dump(ast.parse("list[int]", mode="eval"))
+    assert new_code.splitlines()[1].endswith("  # type: list[int]  # noqa: E501")
+    assert assert_same_behaviour(code, new_code, "f", [([1, 2],)]) == 1
+
+
+def test_type_comment_ending_a_semicolon_line_is_not_handed_to_its_other_statement():
+    """`n = 0; dst = []  # type: list[int]`: dropping `dst = []` would make it annotate `n`."""
+    code = _src(
+        """
+        def f(src):
+            n = 0; dst = []  # type: list[int]
+            for v in src:
+                dst.append(v)
+            return dst, n
+        """
+    )
+    new_code, outcomes = _fix_all(code)
+    assert [o.kind for o in outcomes] == ["extend"]
+    assert _type_comment_of(new_code, "dst") == "list[int]"
+    assert _type_comment_of(new_code, "n") is None
+
+
+def test_a_wider_line_length_lets_a_counted_pragma_stay_on_one_line():
+    code = _src(
+        """
+        def f(src):
+            dst = []
+            for value_with_a_long_name in src:
+                dst.append(str(value_with_a_long_name) + "a long literal suffix")  # pragma: no cover
+            return dst
+        """
+    )
+    _, narrow = _fix_all(code, line_length=88)
+    wide_code, wide = _fix_all(code, line_length=120)
+    assert narrow[0].status == "skipped" and "pragma: no cover" in narrow[0].reason
+    assert wide[0].kind == "comprehension"
+    assert wide_code.splitlines()[1].endswith(" for value_with_a_long_name in src]  # pragma: no cover")
+
+
+def test_two_inits_on_one_line_both_move_and_the_line_goes():
+    code = _src(
+        """
+        def f(src):
+            evens = []; odds = []
+            for v in src:
+                if v % 2 == 0:
+                    evens.append(v)
+            for v in src:
+                if v % 2:
+                    odds.append(v)
+            return evens, odds
+        """
+    )
+    new_code, outcomes = _fix_all(code)
+    assert [o.kind for o in outcomes] == ["comprehension", "comprehension"]
+    assert new_code == _src(
+        """
+        def f(src):
+            evens = [v for v in src if v % 2 == 0]
+            odds = [v for v in src if v % 2]
+            return evens, odds
+        """
+    )
+    assert assert_same_behaviour(code, new_code, "f", [([1, 2, 3],), ([],)]) == 2

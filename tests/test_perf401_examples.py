@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import libcst as cst
@@ -34,12 +35,13 @@ def _with_raising_variants(calls: tuple) -> list[tuple]:
 
 
 def _comments(code: str) -> Counter:
+    """Comment texts; pragmas joined on one line (`# type: T  # noqa: E501`) count separately."""
     module = cst.parse_module(code)
     found = Counter()
 
     class Collect(cst.CSTVisitor):
         def visit_Comment(self, node: cst.Comment) -> None:
-            found[node.value] += 1
+            found.update(re.split(r"\s+(?=#)", node.value))
 
     module.visit(Collect())
     return found

@@ -253,6 +253,24 @@ def test_replay_forgery_and_read_only_commenter(service: Service, redis_server):
     assert [m for m in queued_tasks(redis_server) if m["task"].startswith("refactor_bot.")] == []
 
 
+def test_help_plan_status_and_mistakes_get_replies(service: Service):
+    issue = service.state.add_issue("questions", user="writer")
+    expected = [
+        ("@refactor-bot help", "`run <group|all>`"),
+        ("@refactor-bot plan", "- **cache** (PERF203)"),
+        ("@refactor-bot status", "refactor-bot pull requests"),
+        ("@refactor-bot run nosuchgroup", "no group `nosuchgroup`"),
+        ("@refactor-bot frobnicate", "I don't know the command `frobnicate`"),
+        ("@refactor-bot skip inventory/cache/warmer.py", "works inside a refactor-bot pull request"),
+    ]
+    for seen, (command, reply) in enumerate(expected):
+        payload, _ = service.comment("writer", issue.number, command)
+        assert service.post("issue_comment", payload).status_code == 202
+        assert reply in service.next_reply(issue.number, seen), command
+    plan_reply = service.bot_comments(issue.number)[1]
+    assert f"`{tasks_path()}`" in plan_reply
+
+
 def test_github_errors_are_retried_and_still_one_pr(service: Service):
     issue = service.state.add_issue("core please", user="writer")
     payload, _ = service.comment("writer", issue.number, "/refactor run core")
@@ -290,34 +308,34 @@ def test_task_level_retry_when_client_retries_are_off(service: Service, monkeypa
 
 def test_skip_inside_the_pr_regenerates_without_that_file_and_remembers(service: Service):
     state = service.state
-    issue = state.add_issue("lists", user="writer")
-    payload, _ = service.comment("writer", issue.number, "@refactor-bot run list-ops")
+    issue = state.add_issue("database", user="writer")
+    payload, _ = service.comment("writer", issue.number, "@refactor-bot run database")
     service.post("issue_comment", payload)
-    assert "`list-ops`: opened #" in service.next_reply(issue.number, 0)
-    [pr] = [p for p in state.pulls if p.head_ref == "refactor-bot/list-ops"]
-    files = sorted(state.bare.changed_files("main", "refactor-bot/list-ops"))
+    assert "`database`: opened #" in service.next_reply(issue.number, 0)
+    [pr] = [p for p in state.pulls if p.head_ref == "refactor-bot/database"]
+    files = sorted(state.bare.changed_files("main", "refactor-bot/database"))
     skipped, remaining = files[0], files[1:]
 
     payload, _ = service.comment("writer", pr.number, f"@refactor-bot skip {skipped}")
     payload["issue"]["pull_request"] = {"url": f"{service.gh.api_url}/repos/{REPO}/pulls/{pr.number}"}
     seen = len(service.bot_comments(pr.number))
     assert service.post("issue_comment", payload).status_code == 202
-    reply = service.next_reply(pr.number, seen, containing="`list-ops`:")
+    reply = service.next_reply(pr.number, seen, containing="`database`:")
     if remaining:
-        assert f"`list-ops`: updated #{pr.number}" in reply, reply
-        assert sorted(state.bare.changed_files("main", "refactor-bot/list-ops")) == remaining
+        assert f"`database`: updated #{pr.number}" in reply, reply
+        assert sorted(state.bare.changed_files("main", "refactor-bot/database")) == remaining
         assert f"`{skipped}`" in state.pull(pr.number).body
     else:  # the group's only file: nothing is left, so the PR is closed and says why
-        assert f"`list-ops`: closed #{pr.number}" in reply, reply
+        assert f"`database`: closed #{pr.number}" in reply, reply
         assert state.pull(pr.number).state == "closed"
 
     # Remembered: a plain `run` later still leaves the file out.
     seen = len(service.bot_comments(issue.number))
-    payload, _ = service.comment("writer", issue.number, "@refactor-bot run list-ops")
+    payload, _ = service.comment("writer", issue.number, "@refactor-bot run database")
     service.post("issue_comment", payload)
-    assert "`list-ops`:" in service.next_reply(issue.number, seen)
-    for open_pr in [p for p in state.pulls if p.head_ref == "refactor-bot/list-ops" and p.state == "open"]:
-        assert skipped not in state.bare.changed_files("main", "refactor-bot/list-ops"), open_pr.number
+    assert "`database`:" in service.next_reply(issue.number, seen)
+    for open_pr in [p for p in state.pulls if p.head_ref == "refactor-bot/database" and p.state == "open"]:
+        assert skipped not in state.bare.changed_files("main", "refactor-bot/database"), open_pr.number
 
 
 def test_every_event_kind_is_handled_without_breaking(service: Service):

@@ -1,18 +1,14 @@
 """tasks.md parsing and byte-exact ticking, on the real seed plan and on awkward inputs."""
 
-from pathlib import Path
-
 import pytest
 
 from workers.tasksmd import TasksError, parse_tasks, tick
 
-SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "tasks.md"
-
-
-@pytest.fixture(scope="module")
-def seed_text() -> str:
-    assert SEED.is_file(), f"the seed plan must be beside the repo: {SEED}"
-    return SEED.read_bytes().decode("utf-8")
+@pytest.fixture
+def seed_text(shared_dir) -> str:
+    seed = shared_dir / "seed" / "tasks.md"
+    assert seed.is_file(), f"the seed plan is missing: {seed}"
+    return seed.read_bytes().decode("utf-8")
 
 
 def test_seed_items_files_and_claims(seed_text):

@@ -39,7 +39,7 @@ from workers.testrun import (
 
 JSON_PLACEHOLDER = "{benchmark_json}"
 STAT_FIELDS = ("min", "median", "mean", "stddev", "iqr", "q1", "q3", "rounds")
-Verdict = str  # "faster" | "slower" | "same" | "regression" | "new" | "removed"
+Verdict = str  # "faster" | "slower" | "same" | "noisy" | "regression" | "new" | "removed"
 
 
 @dataclass
@@ -186,7 +186,8 @@ def compare_benchmarks(before: BenchRun, after: BenchRun,
     The rule, on medians (robust to the odd slow round):
     * noise = the larger interquartile range of the two runs (or, when both IQRs are 0, e.g. with
       very few rounds, the larger standard deviation);
-    * |after − before| ≤ noise → ``same``, whatever the percentage;
+    * |after − before| ≤ noise → ``same`` when the change is within ``threshold_pct``, else
+      ``noisy`` (inconclusive: the runs varied too much to tell);
     * beyond the noise: faster → ``faster``; slower by more than ``threshold_pct`` → ``regression``;
       slower but within the threshold → ``slower``.
     The IQR of single rounds is far wider than the uncertainty of a median, so this errs toward
@@ -205,7 +206,9 @@ def compare_benchmarks(before: BenchRun, after: BenchRun,
                                                                  a.get("stddev", 0.0))
         change = (am - bm) / bm * 100 if bm else 0.0
         if abs(am - bm) <= noise:
-            verdict = "same"
+            # within the noise: "same" only if the change is also small; a big swing the noise
+            # can't rule out is reported as inconclusive, never as "same"
+            verdict = "same" if abs(change) <= threshold_pct else "noisy"
         elif am < bm:
             verdict = "faster"
         else:

@@ -182,11 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+    path = getattr(args, "path", None)
+    if path is not None and not Path(path).is_dir():
+        print(f"refactor-bot: {path} is not a directory (give the repository's folder)", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (ConfigError, PlanError, TasksError, ScanError, gitops.GitError) as exc:
         print(f"refactor-bot: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `refactor-bot scan . | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -35,10 +35,22 @@ def bot_env() -> dict[str, str]:
 
 
 def resolve(checkout: Path, ref: str) -> str:
+    if git(checkout, "rev-parse", "--git-dir", check=False) == "":
+        raise GitError(f"{checkout} is not a git repository (the job makes a branch, so it needs one)")
+    if not ref.strip():
+        raise GitError("an empty --base was given; name a branch, tag or commit")
     try:
         return git(checkout, "rev-parse", "--verify", f"{ref}^{{commit}}")
     except GitError as exc:
         raise GitError(f"cannot resolve {ref!r} to a commit in {checkout}") from exc
+
+
+def branch_sha(checkout: Path, branch: str) -> str | None:
+    return git(checkout, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False) or None
+
+
+def is_dirty(checkout: Path) -> bool:
+    return bool(git(checkout, "status", "--porcelain", "--untracked-files=no", check=False))
 
 
 def add_worktree(checkout: Path, path: Path, branch: str, base_sha: str) -> None:

@@ -116,12 +116,19 @@ def run_job(checkout: Path, options: JobOptions) -> JobReport:
     """Run one group end to end; leaves branch ``refactor-bot/<group>`` in ``checkout``."""
     checkout = Path(checkout).resolve()
     stage = _Stages(options.progress)
-    base_sha = gitops.resolve(checkout, options.base or "HEAD")
+    base_sha = gitops.resolve(checkout, "HEAD" if options.base is None else options.base)
     with tempfile.TemporaryDirectory(prefix=gitops.WORKTREE_PREFIX) as tmp:
         worktree = Path(tmp) / "worktree"
         config = load_repo_config(checkout)
         group = config.group(options.group)
         branch = config.branch_for(group.name)
+        say = options.progress or (lambda _msg: None)
+        if gitops.is_dirty(checkout) and not options.base:
+            say(f"note: {checkout} has uncommitted changes; the job starts from HEAD "
+                f"({base_sha[:10]}) and ignores them")
+        previous = gitops.branch_sha(checkout, branch)
+        if previous:
+            say(f"note: branch {branch} existed at {previous[:10]}; it is rebuilt from {base_sha[:10]}")
         with stage("checkout"):
             gitops.add_worktree(checkout, worktree, branch, base_sha)
         try:
@@ -159,7 +166,7 @@ def _run_in_worktree(wt: Path, config: RepoConfig, group_name: str, base_sha: st
     outcomes = [o for f in verified.kept for o in f.result.outcomes]
     if changed and (options.run_tests or options.run_bench):
         kinds = {o.kind for o in outcomes if o.status == "fixed"}
-        measure_after(measurements, wt, config, options, kinds, stage)
+        measure_after(measurements, wt, config, options, kinds, changed, stage)
     with stage("publish"):
         commits = []
         measured = measurements.one_line()

@@ -8,6 +8,7 @@ run instead and labelled as what they are.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,56 @@ from .bench import BenchRow, BenchRun, compare_benchmarks, run_benchmarks
 from .repo_config import RepoConfig
 from .testenv import TestEnvError, ensure_test_python
 from .testrun import TestRun, TestVerdict, compare_tests, confirm_regressions, run_tests
+
+
+BENCH_ROUNDS = 2
+
+
+def _merge_runs(runs: list[BenchRun]) -> BenchRun:
+    """One BenchRun from several rounds: per benchmark the median of the medians, the widest
+    spread (so noise is never understated) and the fastest min."""
+    merged = BenchRun(**{**runs[0].to_dict(), "stats": {}})
+    names = set().union(*(r.stats for r in runs))
+    for name in sorted(names):
+        rows = [r.stats[name] for r in runs if name in r.stats]
+        stats = {"median": statistics.median(x["median"] for x in rows),
+                 "mean": statistics.fmean(x["mean"] for x in rows),
+                 "min": min(x["min"] for x in rows),
+                 "rounds": sum(x.get("rounds", 0) for x in rows)}
+        for key in ("stddev", "iqr"):
+            stats[key] = max(x.get(key, 0.0) for x in rows)
+        spread = [x["median"] for x in rows]
+        stats["iqr"] = max(stats["iqr"], max(spread) - min(spread))  # round-to-round drift is noise too
+        merged.stats[name] = stats
+    merged.duration = sum(r.duration for r in runs)
+    return merged
+
+
+def bench_ab(m: Measurements, wt: Path, config: RepoConfig, changed: list, progress) -> None:
+    """Benchmark base and rewritten code alternately, in the same job, A B A B.
+
+    A baseline cached from another moment (a cold machine, another job's load) makes every
+    comparison lie, so benchmarks are never cached: the changed files are swapped between their
+    original and rewritten bytes between rounds, and each side's rounds are merged.
+    """
+    sides: dict[str, list[BenchRun]] = {"before": [], "after": []}
+    for round_no in range(1, BENCH_ROUNDS + 1):
+        for side, attr in (("before", "old_bytes"), ("after", "new_bytes")):
+            for f in changed:
+                (wt / f.path).write_bytes(getattr(f, attr))
+            run = run_benchmarks(wt, python=m.python, command=config.bench_command,
+                                 selection=config.bench_selection, timeout=config.bench_timeout,
+                                 progress=progress, label=f"benchmarks {side} (round {round_no})")
+            sides[side].append(run)
+            if not run.available or run.timed_out:
+                for f in changed:
+                    (wt / f.path).write_bytes(f.new_bytes)
+                m.bench_before = run
+                if run.available:
+                    m.notes.append(f"bench: benchmarks timed out after {config.bench_timeout:g}s")
+                    m.bench_before = None
+                return
+    m.bench_before, m.bench_after = _merge_runs(sides["before"]), _merge_runs(sides["after"])
 
 
 def default_cache_dir() -> Path:
@@ -44,7 +95,11 @@ class Measurements:
     def bench_ok(self) -> bool | None:
         if not self.rows or self.synthetic:
             return None  # synthetic shapes say nothing about this repository's hot paths
-        return not any(r.verdict == "regression" for r in self.rows)
+        if any(r.verdict == "regression" for r in self.rows):
+            return False
+        if any(r.verdict == "noisy" and (r.change_pct or 0) > 0 for r in self.rows):
+            return None  # can't tell: no evidence either way
+        return True
 
     # ---- words for the PR body and commit messages ---------------------------------------
     def tests_summary(self) -> str:
@@ -69,8 +124,10 @@ class Measurements:
                     "Python ≥ 3.11 a try costs nothing until it raises, so a helper call per "
                     "iteration can be slower than the try it replaces.")
         if self.rows:
-            return (f"pytest-benchmark medians, before vs after; a regression is a slowdown beyond "
-                    f"{self.threshold_pct:g}% and beyond the runs' own noise.")
+            return (f"pytest-benchmark medians of base and rewritten code, measured alternately in "
+                    f"this job ({BENCH_ROUNDS} rounds each). A regression is a slowdown beyond "
+                    f"{self.threshold_pct:g}% and beyond the runs' own noise; `noisy` means the runs "
+                    "varied too much to tell.")
         reasons = [n for n in self.notes if n.startswith("bench")]
         if self.bench_before is not None and not self.bench_before.available:
             reasons.insert(0, f"No benchmarks ran: {self.bench_before.reason}")
@@ -79,6 +136,7 @@ class Measurements:
     def bench_table(self) -> list[dict]:
         return [{"name": r.name, "before": _fmt(r.before_median), "after": _fmt(r.after_median),
                  "change": "—" if r.change_pct is None else f"{r.change_pct:+.1f}%",
+                 "noise": "—" if r.noise_pct is None else f"±{r.noise_pct:.0f}%",
                  "verdict": r.verdict} for r in self.rows]
 
     def one_line(self) -> str:
@@ -132,7 +190,7 @@ def _python(m: Measurements, wt: Path, config: RepoConfig, cache_dir: Path, prog
 
 def measure_before(m: Measurements, wt: Path, config: RepoConfig, base_sha: str, options,
                    cache_dir: Path | None, stage) -> None:
-    """Baseline runs at the base commit (cached per base SHA)."""
+    """Baseline test run at the base commit (cached per base SHA, reused by every group)."""
     cache_dir = cache_dir or default_cache_dir()
     m.threshold_pct = config.regression_threshold_pct
     with stage("test env"):
@@ -144,18 +202,11 @@ def measure_before(m: Measurements, wt: Path, config: RepoConfig, base_sha: str,
             m.tests_before = run_tests(wt, python=python, command=config.test_command,
                                        timeout=config.test_timeout, cache=cache_dir / "runs", key=base_sha,
                                        progress=options.progress, label="tests before")
-    if options.run_bench:
-        with stage("bench before"):
-            m.bench_before = run_benchmarks(wt, python=python, command=config.bench_command,
-                                            selection=config.bench_selection,
-                                            timeout=config.bench_timeout, cache=cache_dir / "runs",
-                                            key=base_sha, progress=options.progress,
-                                            label="benchmarks before")
 
 
 def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds: set[str],
-                  stage) -> None:
-    """The same runs on the rewritten tree, then the comparisons."""
+                  changed: list, stage) -> None:
+    """Tests on the rewritten tree, benchmarks A/B, then the comparisons."""
     if m.python is None:
         return
     if options.run_tests and m.tests_before is not None:
@@ -168,12 +219,9 @@ def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds:
                                         progress=options.progress)
     if not options.run_bench:
         return
+    with stage("benchmarks"):
+        bench_ab(m, wt, config, changed, options.progress)
     if m.bench_before is not None and m.bench_before.available:
-        with stage("bench after"):
-            m.bench_after = run_benchmarks(wt, python=m.python, command=config.bench_command,
-                                           selection=config.bench_selection,
-                                           timeout=config.bench_timeout, progress=options.progress,
-                                           label="benchmarks after")
         m.rows = compare_benchmarks(m.bench_before, m.bench_after, config.regression_threshold_pct)
     elif kinds:
         from .sitebench import SiteBenchError, run_site_microbenchmarks

@@ -111,6 +111,11 @@ def retrying(task: Task) -> Iterator[None]:
         raise task.retry(exc=exc, countdown=min(2 ** retries * 5, 600)) from exc
 
 
+def describe(exc: Exception) -> str:
+    """One line for a user: the exception's type and message (``KeyError: 'cause'``)."""
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
 @contextmanager
 def told_on_failure(issue, message: Callable[[Exception], str], **log_extra) -> Iterator[None]:
     """A failure a user would notice becomes a comment on ``issue`` plus ``logger.exception``.
@@ -191,7 +196,7 @@ def refactor_group(self: Task, *, repo: str, group: str, installation_id: int | 
         ctx = Context.create(installation_id)
         gh_repo = ctx.gh.get_repo(repo)
         issue = gh_repo.get_issue(reply_to) if reply_to is not None else None
-        with told_on_failure(issue, lambda exc: replies.group_failed(requested_by, group, str(exc)),
+        with told_on_failure(issue, lambda exc: replies.group_failed(requested_by, group, describe(exc)),
                              repo=repo, group=group):
             result = run_group(ctx, gh_repo, group, skip_paths=list(skip_paths or ()), recreate=recreate)
         if issue is not None:
@@ -210,7 +215,7 @@ def react(repo: Repository, number: int, kind: str, comment_id: int, content: st
         repo.get_pull(number).get_review_comment(comment_id).create_reaction(content)
 
 
-def _groups_for(ctx: Context, repo: Repository, command: Command, number: int,
+def _groups_for(repo: Repository, command: Command, number: int,
                 is_pull_request: bool, author: str) -> list[str] | str:
     """The groups a command applies to, or the reply explaining why it applies to none."""
     config = remote_config(repo)
@@ -264,7 +269,7 @@ def handle_command(self: Task, *, repo: str, number: int, comment_kind: str, com
             issue.create_comment(replies.refusal(author, command))
             return {"status": "refused"}
         react(gh_repo, number, comment_kind, comment_id)
-        with told_on_failure(issue, lambda exc: replies.command_failed(author, command, str(exc)),
+        with told_on_failure(issue, lambda exc: replies.command_failed(author, command, describe(exc)),
                              repo=repo, command=command):
             return run_command(ctx, gh_repo, issue, Command(command, tuple(args)), author=author,
                                installation_id=installation_id, is_pull_request=is_pull_request)
@@ -283,7 +288,7 @@ def run_command(ctx: Context, gh_repo: Repository, issue, cmd: Command, *, autho
     if cmd.name == "plan":
         issue.create_comment(reply_plan(ctx, gh_repo))
         return {"status": "answered"}
-    groups = _groups_for(ctx, gh_repo, cmd, issue.number, is_pull_request, author)
+    groups = _groups_for(gh_repo, cmd, issue.number, is_pull_request, author)
     if isinstance(groups, str):
         issue.create_comment(groups)
         return {"status": "answered"}

@@ -243,7 +243,8 @@ def run_tests(checkout: Path, *, python: Path, command: Sequence[str] | None = N
         if extra_args is None:
             cmd, mode = list(command), "exit-code"
         else:
-            cmd = [str(python), "-m", "pytest", "-q", *pytest_isolation(Path(tmp)), *extra_args,
+            cmd = [str(python), "-m", "pytest", "-q", *pytest_isolation(Path(tmp)),
+                   *benchmark_off(python, checkout, extra_args), *extra_args,
                    f"--junitxml={junit}", "-o", "junit_family=xunit1", "--maxfail=0",
                    "--continue-on-collection-errors"]
             mode = "pytest"
@@ -265,6 +266,15 @@ def run_tests(checkout: Path, *, python: Path, command: Sequence[str] | None = N
     if cacheable(done.returncode, done.timed_out, mode == "pytest"):
         store_cached(where, run.to_dict())
     return run
+
+
+def benchmark_off(python: Path, checkout: Path, extra_args: Sequence[str]) -> list[str]:
+    """``--benchmark-disable`` when pytest-benchmark is there: benchmarks then run once, as plain
+    tests, instead of timing rounds inside the test stage (the bench stage times them)."""
+    if any(a.startswith("--benchmark") for a in extra_args):
+        return []
+    probe = run_untrusted([str(python), "-c", "import pytest_benchmark"], checkout, 60)
+    return ["--benchmark-disable"] if probe.returncode == 0 else []
 
 
 # ---------------------------------------------------------------- verdict
