@@ -680,8 +680,13 @@ def fix_perf203(
         if loop is not None:
             ctx.site_try_names.append({name for name, _ in scope_bindings([loop.body[0]])})
             ctx.site_try_of.update((id(n), len(ctx.site_try_names) - 1) for n in ast.walk(loop.body[0]))
+    requested: set[tuple[int, int]] = set()
     for index, site in enumerate(sites):
         located = found.get((site.line, site.col))
+        if (site.line, site.col) in requested:
+            outcomes[index] = SiteOutcome.skipped(site, "the same site was requested twice")
+            continue
+        requested.add((site.line, site.col))
         if located is None:
             outcomes[index] = SiteOutcome.skipped(
                 site, f"no loop whose whole body is a try with its first handler at {site.line}:{site.col}"

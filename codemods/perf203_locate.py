@@ -20,7 +20,7 @@ from .perf203_scope import ast_child_blocks, own_statements
 
 @dataclass
 class Located:
-    """One flagged loop, as libcst nodes (to rewrite) and ast nodes (to analyse)."""
+    """One flagged loop as libcst nodes (what gets rewritten) and where it sits."""
 
     loop: cst.For | cst.While
     try_: cst.Try

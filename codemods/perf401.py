@@ -18,10 +18,34 @@ Decisions, each backed by an example in ``RewriteAppendLoopCommand`` and a diffe
   ``Collector()`` is skipped, because their ``extend`` may differ from repeated ``append``.
 * ``await`` in the value/test, or ``async for``: only a list comprehension can hold them, so the
   rewrite is ``[... async for ...]`` / ``[await ... for ...]``, and ``extend([...])`` only when the
-  half-built list is unobservable (it is built before extending); otherwise skipped.
+  half-built list is unobservable (it is built before extending); otherwise skipped. ``await``
+  only in the iterable is evaluated in the enclosing function, so a plain generator holds it.
 * ``next()`` in the value/test: a StopIteration escaping a generator expression becomes
   RuntimeError (PEP 479), so such loops get ``extend([...])`` when private, else are skipped.
   A StopIteration leaking from a deeper helper call is not detected (same residual as ruff).
+* The ``out = []`` that goes away may share a line with other statements (``out = []; n = 0``):
+  only it leaves the line. ``out = other = []`` and ``out, other = [], []`` bind a list too, but
+  ``other`` holds it (or the line is a tuple assignment), so they get ``extend``.
+* A loop that reads its own list through an alias (``s2 = seen`` … ``if v not in s2``) is skipped:
+  ``extend`` would be right (it appends item by item), but reads as a bug. Only name-to-name
+  copies in the function are seen as aliases.
+* Comments: a pragma that ends a replaced line (``# noqa…``, ``# type:…``, ``# pragma…``,
+  ``# pylint:…``, ``# fmt:…``, ``# pyright:``, ``# mypy:``, ``# nosec``, ``# isort:``, ``# ruff:``)
+  ends the new statement, which is then kept on one physical line: ruff, mypy, pyright, pylint and
+  coverage all read such comments per physical line, and the first line of a wrapped statement
+  is not where ruff reports E501 or a type checker most errors. A type comment goes first
+  (Python reads ``# type:`` only at the start). If the line is longer than ``line_length`` (ruff
+  does not count a trailing comment that starts with one of its pragmas) and no ``# noqa``
+  covers E501, or the statement needs several lines, the site is skipped with the comment named.
+  A pragma on a line of its own inside the loop, or a real type comment (not ``ignore``) inside
+  the loop, has no correct new place: skipped. Every other comment moves above the new statement
+  (source order, each once). A part of the loop (value, filter, target, iterable) that fits on
+  one line once its comments are gone is joined onto it; a part that does not (or has a magic
+  trailing comma) keeps its lines, and its comments stay on them, next to what they describe.
+  A loop marked ``# noqa: PERF401`` (or a bare ``# noqa``) is left alone: ruff never reports it,
+  but the codemod's own site finder would.
+* A walrus binds in the nearest enclosing def/lambda: ``(lambda y: (x := y))(x)`` in the value
+  does not rebind the comprehension variable.
 * Type checkers (case 20): the comprehension is preferred; when ``extend`` is used on a fresh
   ``out = []`` nothing is lost compared to ``append`` (mypy's partial types accept both,
   pyright infers ``list[Unknown]`` either way), so no annotation is invented.
@@ -92,6 +116,7 @@ R_TYPE_COMMENT = "the type comment `{comment}` annotates a statement of the loop
 R_PRAGMA_LINES = (
     "the trailing `{comment}` covers one physical line, but the rewritten statement spans several lines"
 )
+R_NOQA_PERF401 = "the loop is marked `{comment}`: its author chose to keep it (ruff does not report it)"
 R_PRAGMA_LONG = (
     "the trailing `{comment}` must stay on the rewritten statement's line, which would be {width} "
     "characters long (limit {limit}); wrapping it would move the comment off the lines it covers"
@@ -847,6 +872,7 @@ _PRAGMA = re.compile(r"#\s*(?:(?i:noqa)\b|nosec\b|(?:type|pragma|pylint|fmt|pyri
 _TYPE_COMMENT = re.compile(r"#\s*type:(?!\s*ignore\b)")
 #: ruff's own notion of a pragma comment: E501 leaves a trailing one out of the line width.
 _RUFF_PRAGMA = re.compile(r"#\s*(?:(?i:noqa)\b|nosec\b|(?:type|pyright|pylint|isort|ruff|flake8):)")
+_NOQA_PERF401 = re.compile(r"#\s*(?i:noqa)(?!\s*:)|#\s*(?i:noqa)\s*:[\sA-Za-z0-9,]*\bPERF401\b")
 _NOQA_E501 = re.compile(r"#\s*(?i:noqa)(?!\s*:)|#\s*(?i:noqa)\s*:[\sA-Za-z0-9,]*\bE501\b")
 
 
@@ -884,6 +910,8 @@ def _sort_comments(
             continue
         if own_line:
             raise _Skip(R_PRAGMA_OWN_LINE.format(comment=comment.value))
+        if index >= from_init and _NOQA_PERF401.search(comment.value):
+            raise _Skip(R_NOQA_PERF401.format(comment=comment.value))
         if _TYPE_COMMENT.match(comment.value):
             if index >= from_init:
                 raise _Skip(R_TYPE_COMMENT.format(comment=comment.value))
@@ -940,15 +968,6 @@ def _has_magic_comma(node: cst.CSTNode) -> bool:
         if items and isinstance(getattr(items[-1], "comma", None), cst.Comma) and "\n" in code_of(n):
             return True
     return False
-
-
-def _await_where(loop: cst.For, element: cst.BaseExpression, tests: list[cst.BaseExpression]) -> str:
-    """Which part of a plain `for` awaits, in words for a skip reason."""
-    if _contains(element, (cst.Await,)):
-        return "appended value"
-    if any(_contains(t, (cst.Await,)) for t in tests):
-        return "filter"
-    return "iterable"
 
 
 def _last_mention(statements: Sequence[cst.CSTNode], name: str):
@@ -1127,6 +1146,23 @@ def _assigned_value(small: cst.CSTNode, name: str) -> cst.BaseExpression | None:
         if item is not None:
             return item
     return None
+
+
+def _binds_list(stmt: cst.CSTNode, name: str, scope: _Scope) -> bool:
+    """Does every way through ``stmt`` (that reaches its end) bind ``name`` to a list?
+
+    Straight-line assignments, and `if`/`elif`/`else` whose every branch does. Not `with`
+    (`contextlib.suppress` can skip the binding), `try` or loops (zero iterations).
+    """
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return any(_is_list_factory(_assigned_value(small, name), scope) for small in stmt.body)
+    if isinstance(stmt, cst.If) and stmt.orelse is not None:
+        if not any(_binds_list(s, name, scope) for s in _block_statements(stmt.body)):
+            return False
+        if isinstance(stmt.orelse, cst.If):
+            return _binds_list(stmt.orelse, name, scope)
+        return any(_binds_list(s, name, scope) for s in _block_statements(stmt.orelse.body))
+    return False
 
 
 def _smalls(stmt: cst.CSTNode) -> Sequence[cst.CSTNode]:
@@ -1311,10 +1347,8 @@ class _SiteAnalysis:
         """Some earlier statement on every path to the loop binds ``name`` to a list."""
         for _compound, _owner, statements, position in _ascend(loop_ancestors, loop, scope.root):
             for stmt in reversed(statements[:position]):
-                for small in _smalls(stmt):
-                    value = _assigned_value(small, name)
-                    if value is not None and _is_list_factory(value, scope):
-                        return True
+                if _binds_list(stmt, name, scope):
+                    return True
         return False
 
     def _check_target(self, loop, loop_ancestors, scope, root, element, tests) -> set[str]:
@@ -1369,9 +1403,9 @@ class _SiteAnalysis:
     def _plan(self, receiver, element, tests, loop, loop_ancestors, scope, root) -> tuple[str, _Plan]:
         name = receiver.value
         owner, statements, position = _block_of(loop_ancestors, loop)
-        is_async = loop.asynchronous is not None or any(
-            _contains(part, (cst.Await,)) for part in [loop.iter, element, *tests]
-        )
+        # `await` only in the iterable is fine in a generator expression: the outermost iterable
+        # is evaluated in the enclosing (async) function, so the generator itself stays sync.
+        is_async = loop.asynchronous is not None or any(_contains(part, (cst.Await,)) for part in [element, *tests])
         init_line, init = _last_mention(statements[:position], name)
         init_value = _init_value(init, name) if init is not None else None
         if init_value is not None and not _removable(init_line, init):
@@ -1385,9 +1419,12 @@ class _SiteAnalysis:
         indent = len(self.module.default_indent)
         room = self.line_length - width - indent
         place = _ElementPlace.of(self.module, self.call)
-        loop_comments = _comment_places(loop.with_changes(leading_lines=()))
         element, tests = self._tidy(element, room), [self._tidy(t, room) for t in tests]
         header = loop.with_changes(target=self._tidy(loop.target, room), iter=self._tidy(loop.iter, room))
+        in_place = {id(c) for part in [element, *tests, header.target, header.iter] for c in _comments(part)}
+        loop_comments = [
+            (c, own) for c, own in _comment_places(loop.with_changes(leading_lines=())) if id(c) not in in_place
+        ]
         path = frozenset(map(id, loop_ancestors))
 
         def shaped(prefix: str, multiline: str | None) -> cst.BaseExpression:
@@ -1416,7 +1453,8 @@ class _SiteAnalysis:
         if is_async and not private:
             if loop.asynchronous is not None:
                 raise _Skip(R_ASYNC_PARTIAL.format(receiver=name))
-            raise _Skip(R_AWAIT_PARTIAL.format(where=_await_where(loop, element, tests), receiver=name))
+            where = "appended value" if _contains(element, (cst.Await,)) else "filter"
+            raise _Skip(R_AWAIT_PARTIAL.format(where=where, receiver=name))
         raises_stop = any(_direct_next_call(part) for part in [element, *tests])
         if raises_stop and not private:
             raise _Skip(R_STOP_ITERATION)
@@ -1440,18 +1478,16 @@ class _SiteAnalysis:
         """``part`` without its comments (they move above the statement), on one line if it fits.
 
         A comment inside the loop header or the appended value forced a line break there; once
-        the comment is above the statement the break only makes the comprehension ragged. A
-        magic trailing comma (or a multi-line string) keeps the part's own shape.
+        the comment is above the statement the break only makes the comprehension ragged. A part
+        that does not fit on one line, has a magic trailing comma or a multi-line string keeps
+        its shape and its comments, which then still sit on the lines they describe.
         """
-        if not _contains(part, (cst.Comment,)):
+        if not _contains(part, (cst.Comment,)) or _has_magic_comma(part):
             return part
-        stripped = part.visit(_StripComments())
-        if _has_magic_comma(stripped):
-            return stripped
-        flat = stripped.visit(_Collapse())
+        flat = part.visit(_StripComments()).visit(_Collapse())
         code = self.module.code_for_node(flat)
         if "\n" in code or len(code) > room:
-            return stripped
+            return part  # keeps its lines, so each comment stays next to what it describes
         return flat
 
     def _partial_list_unobservable(self, name, init, loop, loop_ancestors, scope, root) -> bool:
@@ -1770,8 +1806,9 @@ class RewriteAppendLoopCommand(Codemod):
         ``out = [x * x for x in xs if x % 2]``
 
     Sites it cannot prove equivalent (class bodies, for-else, loop variable used afterwards,
-    closures over the loop variable, ``yield``, receivers that are not local lists, …) are
-    skipped with a warning that names the reason.
+    closures over the loop variable, ``yield``, receivers that are not local lists, …) or cannot
+    rewrite readably (a loop reading its list through an alias, a pragma comment that would lose
+    its line) are skipped with a warning that names the reason.
     """
 
     DESCRIPTION = "Rewrite append-only for loops (ruff PERF401) into comprehensions or extend()."
@@ -2592,7 +2629,7 @@ class RewriteAppendLoopCommand(Codemod):
             kind="comprehension",
             calls=(([1, 2],), ([],)),
         ),
-        Invalid(  # with a magic trailing comma the value keeps one item per line; comments move up
+        Invalid(  # a magic trailing comma keeps one item per line, and each comment on its line
             code=_dedent(
                 """
                 def f(items):
@@ -2608,9 +2645,8 @@ class RewriteAppendLoopCommand(Codemod):
             expected=_dedent(
                 """
                 def f(items):
-                    # the name
                     rows = [{
-                        "name": item[0],
+                        "name": item[0],  # the name
                         "size": item[1],
                     } for item in items]
                     return rows
@@ -2618,6 +2654,114 @@ class RewriteAppendLoopCommand(Codemod):
             ),
             kind="comprehension",
             calls=(([("a", 1)],), ([],)),
+        ),
+        Invalid(  # too long to join: the value keeps its lines, and its comment stays on its line
+            code=_dedent(
+                """
+                def f(errors):
+                    out = []
+                    for err in errors:
+                        out.append({
+                            "field": ".".join(str(x) for x in err["loc"]),
+                            "message": err["msg"],
+                            "input": str(err["input"])[:10]  # keep it short
+                        })
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(errors):
+                    out = [{
+                        "field": ".".join(str(x) for x in err["loc"]),
+                        "message": err["msg"],
+                        "input": str(err["input"])[:10]  # keep it short
+                    } for err in errors]
+                    return out
+                """
+            ),
+            kind="comprehension",
+            calls=(([{"loc": ["a", 1], "msg": "m", "input": "x" * 20}],), ([],)),
+        ),
+        Invalid(  # both branches of an `if`/`else` bind a list: it is a list at the loop -> extend
+            code=_dedent(
+                """
+                def f(src, fresh):
+                    if fresh:
+                        out = []
+                    else:
+                        out = [0]
+                    try:
+                        for v in src:
+                            out.append(v)
+                    except ValueError:
+                        return ("partial", out)
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                def f(src, fresh):
+                    if fresh:
+                        out = []
+                    else:
+                        out = [0]
+                    try:
+                        out.extend(v for v in src)
+                    except ValueError:
+                        return ("partial", out)
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2], True), ([1, 2], False)),
+        ),
+        Invalid(  # `await` only in the iterable runs in the enclosing function: a plain generator holds it
+            code=_dedent(
+                """
+                async def fetch(xs):
+                    return list(xs)
+
+                async def f(xs):
+                    out = [0]
+                    try:
+                        for x in await fetch(xs):
+                            out.append(10 // x)
+                    except ZeroDivisionError:
+                        return ("partial", out)
+                    return out
+                """
+            ),
+            expected=_dedent(
+                """
+                async def fetch(xs):
+                    return list(xs)
+
+                async def f(xs):
+                    out = [0]
+                    try:
+                        out.extend(10 // x for x in await fetch(xs))
+                    except ZeroDivisionError:
+                        return ("partial", out)
+                    return out
+                """
+            ),
+            kind="extend",
+            calls=(([1, 2],), ([5, 0, 2],)),
+            naive=_dedent(
+                """
+                async def fetch(xs):
+                    return list(xs)
+
+                async def f(xs):
+                    out = [0]
+                    try:
+                        out.extend([10 // x for x in await fetch(xs)])
+                    except ZeroDivisionError:
+                        return ("partial", out)
+                    return out
+                """
+            ),
         ),
     ]
 
@@ -3278,5 +3422,40 @@ class RewriteAppendLoopCommand(Codemod):
                 """
             ),
             reason=R_NOT_LIST.format(receiver="dst", cause=C_UNPACKED.format(value="make()")),
+        ),
+        Valid(  # bound only on one branch: `out` may be unbound, and extend would fail earlier
+            code=_dedent(
+                """
+                def f(src, fresh):
+                    if fresh:
+                        out = [0]
+                    for v in src:
+                        out.append(v)
+                    return "done"
+                """
+            ),
+            reason=R_NOT_LIST.format(receiver="out", cause=C_NO_INIT),
+            calls=(([], False), ([1], True)),
+            naive=_dedent(
+                """
+                def f(src, fresh):
+                    if fresh:
+                        out = [0]
+                    out.extend(v for v in src)
+                    return "done"
+                """
+            ),
+        ),
+        Valid(  # the author silenced PERF401 on this loop (seen when the codemod finds its own sites)
+            code=_dedent(
+                """
+                def f(src):
+                    dst = []
+                    for v in src:
+                        dst.append(v)  # noqa: PERF401
+                    return dst
+                """
+            ),
+            reason=R_NOQA_PERF401.format(comment="# noqa: PERF401"),
         ),
     ]

@@ -9,11 +9,18 @@ and for PERF401 filters, walrus, ternaries, lambdas, for-else, annotated or non-
 tuple targets and loops inside a ``try`` whose handler reads the list.
 
 Each program is one self-contained module (a prelude of helpers plus the function ``f``) and a
-list of inputs (several lists, an empty one, and a raising variant at every position). ruff finds
-the sites (one call per batch of files), :func:`codemods.apply.fix_file` rewrites them exactly as
-the job would, and :func:`codemods.differential.assert_same_behaviour` compares what both versions
-do. Every generated loop is bounded (``while`` loops pop one item per iteration), and each
-program's fix + comparison runs under an optional timer so a hang costs one program, not the run.
+list of inputs: the empty list, every item value once, two drawn lists, and a part-way raising
+variant at every position. The helper ``work(x)`` raises per item from a ``FAIL`` table that is
+drawn after the handlers, so that the handlers' own exception types are among those raised (a
+handler that never runs proves nothing). ruff finds the sites (one call per batch of files, via
+:mod:`workers.scan` as the job does), :func:`codemods.apply.fix_file` rewrites them exactly as the
+job would, and :func:`codemods.differential.assert_same_behaviour` compares what both versions do.
+Every generated loop is bounded (``while`` loops pop one item per iteration), and each program's
+fix + comparison runs under an optional timer so a hang costs one program, not the run.
+
+Not compared (the harness's limits, not the generator's): log record ``funcName``/``lineno`` and
+traceback text (an extracted helper adds a frame), and reprs that embed a ``__qualname__``, which
+the generated programs therefore never log.
 
 Generation is driven by hypothesis with a fixed seed and no example database, so the same seed and
 count give the same programs on every machine with the same hypothesis version.
@@ -40,6 +47,7 @@ __all__ = [
     "Program",
     "ProgramResult",
     "check_programs",
+    "describe",
     "generate_programs",
     "perf203_programs",
     "perf401_programs",
@@ -124,9 +132,21 @@ def _block(lines: list[str], indent: int) -> list[str]:
     return [("    " * indent + line) if line else "" for line in lines]
 
 
-def _fail_table(d: _Draw) -> str:
-    keys = d.draw(st.lists(st.integers(0, 7), unique=True, max_size=3))
-    return "{" + ", ".join(f"{k}: {d.pick(RAISED)}" for k in keys) + "}"
+#: For each handler type, the exceptions ``work`` may raise that it catches.
+_CATCHES = {
+    "ValueError": ("ValueError",), "KeyError": ("KeyError",), "Exception": RAISED,
+    "(ValueError, KeyError)": ("ValueError", "KeyError"), "LookupError": ("KeyError",),
+    "OSError": ("OSError",), "(OSError, SoakError)": ("OSError", "SoakError"),
+    "ArithmeticError": ("ZeroDivisionError",), "RuntimeError": ("RuntimeError",), "SoakError": ("SoakError",),
+}
+
+
+def _fail_table(d: _Draw, caught: Sequence[str] = ()) -> str:
+    """``{item: exception type}`` for ``work``; the first entries raise what the handlers catch,
+    so the handlers actually run (the rest may escape them)."""
+    keys = d.draw(st.lists(st.integers(0, 7), unique=True, min_size=max(1, len(caught)), max_size=4))
+    types = [d.pick(_CATCHES[c]) for c in caught] + [d.pick(RAISED) for _ in keys[len(caught):]]
+    return "{" + ", ".join(f"{k}: {t}" for k, t in zip(keys, types, strict=False)) + "}"
 
 
 _PRELUDE = '''\
@@ -181,15 +201,16 @@ class Base:
 '''
 
 
-def _prelude(d: _Draw) -> str:
+def _prelude(d: _Draw, caught: Sequence[str] = ()) -> str:
     gen_fail = d.pick(("None", "6", "2", "0"))
-    return _PRELUDE.format(fail=_fail_table(d), gen_fail=gen_fail)
+    return _PRELUDE.format(fail=_fail_table(d, caught), gen_fail=gen_fail)
 
 
 def _inputs(d: _Draw, second: Callable[[], object]) -> tuple:
-    """Several item lists, the empty list, and a part-way raising variant at every position."""
+    """The empty list, every item value once (so each FAIL entry, GEN_FAIL and ``x == k`` branch is
+    reached), two drawn lists, and a part-way raising variant at every position."""
     ints = st.lists(st.integers(0, 7), max_size=6)
-    lists = [[], d.draw(ints), d.draw(ints)]
+    lists = [[], list(range(8)), d.draw(ints), d.draw(ints)]
     raising = d.draw(st.lists(st.integers(0, 7), min_size=1, max_size=4))
     exc = d.pick(ITER_EXC)
     out = [(items, second()) for items in lists]
@@ -217,6 +238,7 @@ class _Ctx203:
     awaits: bool
     method: bool
     scaled: bool
+    caught: list[str] = field(default_factory=list)  # every handler's type, in order
 
 
 def _ret(ctx: _Ctx203) -> str:
@@ -349,6 +371,7 @@ def _loop_203(d: _Draw, ctx: _Ctx203, loop: str) -> tuple[list[str], list[str]]:
     for _ in range(1 + d.chance(30)):
         caught = d.pick([c for c in CAUGHT if c not in used] or CAUGHT)
         used.add(caught)
+        ctx.caught.append(caught)
         lines, needs_exc, tag = _handler_203(d, ctx)
         tags.append(f"handler:{tag}")
         tags.append(f"catch:{caught}")
@@ -381,7 +404,6 @@ def _loop_203(d: _Draw, ctx: _Ctx203, loop: str) -> tuple[list[str], list[str]]:
 def perf203_programs(draw) -> Program:
     """A module with one PERF203 candidate loop in ``f`` (or in code ``f`` calls)."""
     d = _Draw(draw)
-    prelude = _prelude(d)
     shape = d.pick(_SHAPES_203)
     loop = d.pick(_LOOPS_203)
     names = [n for n, p in (("total", 50), ("last", 50), ("prev", 20)) if d.chance(p)]
@@ -470,6 +492,8 @@ def perf203_programs(draw) -> Program:
         head = "async def f(items, out):" if shape == "async" else "def f(items, out):"
         end = f"yield (\"end\", {result})" if shape == "generator" else f"return {result}"
         code = [head, *_block(init + setup + loop_lines, 1), f"    {end}"]
+    # Drawn last so the FAIL table can raise what the handlers catch (at most 4 entries).
+    prelude = _prelude(d, list(dict.fromkeys(ctx.caught))[: d.int(1, 4)])
     if use_global:
         prelude += "\nCOUNT = 0\n"
     before_f = d.chance(50)

@@ -90,11 +90,12 @@ def test_one_outcome_per_site_in_request_order_and_unlocatable_sites_skipped():
     """
     sites = find_perf203_sites(src(code), "m.py")
     bogus = Site("m.py", 1, 1, "PERF203")
-    requested = [sites[1], bogus, sites[0]]
+    requested = [sites[1], bogus, sites[0], sites[1]]
     _, new, outcomes = fix(code, requested)
     assert [o.site for o in outcomes] == requested
-    assert [o.status for o in outcomes] == ["fixed", "skipped", "fixed"]
+    assert [o.status for o in outcomes] == ["fixed", "skipped", "fixed", "skipped"]
     assert "no loop whose whole body is a try" in outcomes[1].reason
+    assert outcomes[3].reason == "the same site was requested twice"
     assert "def _safe_use(y):" in new and "def _safe_use_2(x):" in new
 
 

@@ -22,7 +22,7 @@ from github.Repository import Repository
 
 from . import gitops
 from .checkout import push_branch, remote_branch_sha
-from .render import GITHUB_BODY_LIMIT, _truncate
+from .render import fit_body
 from .repo_config import RepoConfig
 
 logger = logging.getLogger(__name__)
@@ -67,23 +67,6 @@ class PublishResult:
     pr_number: int | None = None
     pr_url: str | None = None
     message: str = ""
-
-
-def verdicts(report) -> tuple[bool | None, bool | None]:
-    """(tests_ok, bench_ok) as measured by the job; None where nothing was measured."""
-    tests = report.tests or {}
-    tests_ok = tests["verdict"].get("ok") if tests.get("verdict") else None
-    bench = report.bench or {}
-    rows = bench.get("rows") or []
-    bench_ok = None
-    if rows and not bench.get("synthetic"):
-        bench_ok = not any(r.get("verdict") == "regression" for r in rows)
-    return tests_ok, bench_ok
-
-
-def fit_body(body: str, tail: str, limit: int = GITHUB_BODY_LIMIT) -> str:
-    """``body`` + ``tail`` within GitHub's limit; the body is cut (with a note), never the tail."""
-    return _truncate(body, limit - len(tail)) + tail
 
 
 def skipped_on_request(skip_paths: list[str]) -> str:
@@ -251,7 +234,7 @@ def publish(repo: Repository, checkout: Path, report, config: RepoConfig, token:
     else:
         push_branch(checkout, token, branch, remote)
         head = report.head_sha
-    tests_ok, bench_ok = verdicts(report)
+    tests_ok, bench_ok = (report.tests_ok, report.bench_ok)
     state = PrState(report.group, report.base_sha, head, tests_ok, bench_ok)
     tail = skipped_on_request(list(skip_paths))
     if old_number is not None:

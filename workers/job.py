@@ -64,6 +64,8 @@ class JobReport:
     notes: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     tasks_path: str | None = None
+    tests_ok: bool | None = None  # None: not measured
+    bench_ok: bool | None = None  # None: not measured, synthetic only, or inconclusive
 
     @property
     def fixed(self) -> list[SiteOutcome]:
@@ -181,7 +183,7 @@ def _run_in_worktree(wt: Path, config: RepoConfig, group_name: str, base_sha: st
         head_sha=head, commits=commits, pr_title="", pr_body="", outcomes=outcomes,
         tests=measurements.tests_dict(), bench=measurements.bench_dict(),
         stage_seconds=stage.seconds, notes=notes + measurements.notes, dropped=verified.dropped,
-        tasks_path=plan.tasks_path,
+        tasks_path=plan.tasks_path, tests_ok=measurements.tests_ok, bench_ok=measurements.bench_ok,
     )
     report.pr_title, report.pr_body = render_pr_body(report, plan_after, measurements)
     return report

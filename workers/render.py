@@ -64,12 +64,15 @@ def checklist(plan: Plan, group: str, *, tests_ok: bool | None, bench_ok: bool |
     return rows
 
 
-def _truncate(body: str, limit: int) -> str:
-    if len(body) <= limit:
-        return body
-    note = ("\n\n> **Note:** this description was truncated to fit GitHub's limit; the full report "
-            "is in the job's report.json.\n")
-    return body[: limit - len(note) - 1] + note
+def fit_body(body: str, tail: str = "", limit: int = GITHUB_BODY_LIMIT) -> str:
+    """``body`` + ``tail`` within GitHub's limit: the body is cut (with a note), never the tail
+    (the service keeps machine-readable state there)."""
+    room = limit - len(tail)
+    if len(body) <= room:
+        return body + tail
+    note = ("\n\n> **Note:** this description was truncated to fit GitHub's 65,536-character limit; "
+            "every site is still listed in the commit messages.\n")
+    return body[: room - len(note) - 1] + note + tail
 
 
 def render_pr_body(report: JobReport, plan_after: Plan, m: Measurements,
@@ -98,4 +101,4 @@ def render_pr_body(report: JobReport, plan_after: Plan, m: Measurements,
         logging_rows=logging_rows, commits=report.commits,
         stage_times=", ".join(f"{k} {v:.1f}s" for k, v in report.stage_seconds.items()),
     )
-    return title, _truncate(body, limit)
+    return title, fit_body(body, limit=limit)

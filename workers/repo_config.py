@@ -113,10 +113,16 @@ def load_repo_config(checkout: Path) -> RepoConfig:
     pyproject = Path(checkout) / "pyproject.toml"
     if not pyproject.is_file():
         return RepoConfig()
+    return parse_repo_config(pyproject.read_bytes())
+
+
+def parse_repo_config(raw: bytes | str) -> RepoConfig:
+    """The config from a ``pyproject.toml``'s bytes (e.g. read through the GitHub API)."""
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{pyproject.name} is not valid TOML: {exc}") from exc
+        raise ConfigError(f"pyproject.toml is not valid TOML: {exc}") from exc
     requires_python = data.get("project", {}).get("requires-python")
     tools = data.get("tool", {})
     table = tools.get("refactor-bot", {})

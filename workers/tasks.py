@@ -9,7 +9,6 @@ after ``Settings.lock_retry_seconds``. Failures a user would notice become a com
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -33,7 +32,7 @@ from .celery_app import HANDLE_COMMAND, MARK_OUTDATED, REFACTOR_GROUP, RERUN_CHE
 from .github_publish import PrState, PublishResult, open_pull, publish
 from .job import JobOptions, plan_for, run_job
 from .locks import LockBusy, job_lock
-from .repo_config import RepoConfig, load_repo_config
+from .repo_config import RepoConfig, load_repo_config, parse_repo_config
 from .ticking import merged_evidence, tick_default_branch
 
 logger = logging.getLogger(__name__)
@@ -48,6 +47,8 @@ class Context:
     """Settings, a token and a client for one task run (the token is minted per run)."""
 
     settings: Settings
+    auth: GitHubAuth
+    installation_id: int | None
     token: str
     gh: Github
 
@@ -56,7 +57,13 @@ class Context:
         settings = get_settings()
         auth = GitHubAuth(settings)
         token = auth.token(installation_id)
-        return cls(settings, token, auth.client(installation_id, token))
+        return cls(settings, auth, installation_id, token, auth.client(installation_id, token))
+
+    def renew(self) -> None:
+        """Mint a fresh installation token (they live one hour; a long job outlives its first)."""
+        if self.settings.uses_app_auth:
+            self.token = self.auth.token(self.installation_id)
+            self.gh = self.auth.client(self.installation_id, self.token)
 
     def redis(self) -> Redis:
         return Redis.from_url(self.settings.redis_url)
@@ -117,8 +124,8 @@ def describe(exc: Exception) -> str:
 
 
 @contextmanager
-def told_on_failure(issue, message: Callable[[Exception], str], **log_extra) -> Iterator[None]:
-    """A failure a user would notice becomes a comment on ``issue`` plus ``logger.exception``.
+def told_on_failure(tell: Callable[[Exception], None], **log_extra) -> Iterator[None]:
+    """A failure a user would notice is told to them (``tell`` comments) plus ``logger.exception``.
 
     Transient failures are left to :func:`retrying`: the user hears about the final outcome only.
     """
@@ -128,8 +135,7 @@ def told_on_failure(issue, message: Callable[[Exception], str], **log_extra) -> 
         if is_transient(exc):
             raise
         logger.exception("job failed: %s", exc, extra=log_extra)
-        if issue is not None:
-            issue.create_comment(message(exc))
+        tell(exc)
         raise
 
 
@@ -141,9 +147,7 @@ def remote_config(repo: Repository) -> RepoConfig:
         if exc.status == 404:
             return RepoConfig()
         raise
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "pyproject.toml").write_bytes(data)
-        return load_repo_config(Path(tmp))
+    return parse_repo_config(data)
 
 
 def group_of_branch(config: RepoConfig, branch: str) -> str | None:
@@ -182,6 +186,8 @@ def run_group(ctx: Context, repo: Repository, group: str, *, skip_paths: list[st
             skip_paths=frozenset(leave_out), cache_dir=ctx.settings.cache_dir,
             progress=lambda msg: logger.info("%s %s: %s", repo.full_name, group, msg),
         ))
+        ctx.renew()
+        repo = ctx.gh.get_repo(repo.full_name)
         pr = open_pull(repo, config.branch_for(group))
         return publish(repo, checkout, report, config, ctx.token, pr=pr, skip_paths=leave_out,
                        recreate=recreate)
@@ -194,14 +200,16 @@ def refactor_group(self: Task, *, repo: str, group: str, installation_id: int | 
     """Open or update ``refactor-bot/<group>``; reply on issue ``reply_to`` when it is done."""
     with retrying(self):
         ctx = Context.create(installation_id)
-        gh_repo = ctx.gh.get_repo(repo)
-        issue = gh_repo.get_issue(reply_to) if reply_to is not None else None
-        with told_on_failure(issue, lambda exc: replies.group_failed(requested_by, group, describe(exc)),
+        def reply(text: str) -> None:  # through ctx.gh as it is then: the job may renew the token
+            if reply_to is not None:
+                ctx.gh.get_repo(repo).get_issue(reply_to).create_comment(text)
+
+        with told_on_failure(lambda exc: reply(replies.group_failed(requested_by, group, describe(exc))),
                              repo=repo, group=group):
-            result = run_group(ctx, gh_repo, group, skip_paths=list(skip_paths or ()), recreate=recreate)
-        if issue is not None:
-            issue.create_comment(replies.group_done(
-                requested_by, group, result.status, result.pr_number, result.pr_url, result.message))
+            result = run_group(ctx, ctx.gh.get_repo(repo), group, skip_paths=list(skip_paths or ()),
+                               recreate=recreate)
+        reply(replies.group_done(requested_by, group, result.status, result.pr_number, result.pr_url,
+                                 result.message))
         return asdict(result)
 
 
@@ -269,7 +277,7 @@ def handle_command(self: Task, *, repo: str, number: int, comment_kind: str, com
             issue.create_comment(replies.refusal(author, command))
             return {"status": "refused"}
         react(gh_repo, number, comment_kind, comment_id)
-        with told_on_failure(issue, lambda exc: replies.command_failed(author, command, describe(exc)),
+        with told_on_failure(lambda exc: issue.create_comment(replies.command_failed(author, command, describe(exc))),
                              repo=repo, command=command):
             return run_command(ctx, gh_repo, issue, Command(command, tuple(args)), author=author,
                                installation_id=installation_id, is_pull_request=is_pull_request)
