@@ -14,7 +14,6 @@ import copy
 import difflib
 import inspect
 import io
-import itertools
 import logging
 import re
 import sys
@@ -36,7 +35,8 @@ ITERATOR_CAP = 1000
 MAX_DEPTH = 12
 
 _ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
-_snippet_counter = itertools.count()
+#: ``__name__`` of every executed snippet, the same on both sides of a comparison.
+SNIPPET_MODULE = "snippet"
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,7 @@ def observe(
     kwargs: dict | None = None,
     *,
     namespace: dict | None = None,
+    module_name: str = SNIPPET_MODULE,
 ) -> Observation:
     """Exec ``source`` as a fresh module, call ``func_name(*args, **kwargs)`` and record it all.
 
@@ -255,10 +256,12 @@ def observe(
     loggers are seen as long as they propagate to the root logger (the default).
     """
     kwargs = dict(kwargs or {})
-    module_name = f"_differential_snippet_{next(_snippet_counter)}"
+    # Both sides get the same ``__name__``, so ``logging.getLogger(__name__)`` names the same
+    # logger before and after (a unique name per run made every such record differ).
     module = types.ModuleType(module_name)
     module.__dict__.update(namespace or {})
     module.__dict__["__name__"] = module_name
+    previous = sys.modules.get(module_name)
     stdout, stderr = io.StringIO(), io.StringIO()
     returned: object = "<not called>"
     raised = None
@@ -279,7 +282,10 @@ def observe(
                 raised = _exception_key(exc)
             args_after = normalise((args, kwargs))
     finally:
-        sys.modules.pop(module_name, None)
+        if previous is None:
+            sys.modules.pop(module_name, None)
+        else:
+            sys.modules[module_name] = previous
     # Memory addresses differ between any two runs, so they are masked in printed/logged text.
     return Observation(
         returned=returned,

@@ -1,10 +1,13 @@
 """Fix ruff PERF203 (a ``try``/``except`` that is the whole body of a loop) without changing behaviour.
 
-Two rewrites, chosen per site, and a precise skip reason for everything else:
+Three rewrites, chosen per site, and a precise skip reason for everything else:
 
 * **hoist** — every handler leaves the loop and nothing the ``try`` would newly cover (the
   iterable, ``next()``, the target, the ``while`` test) can raise a caught type: the ``try`` goes
   around the loop. A ``break`` at the end of a handler is dropped (the loop is already left).
+* **unwrap** — every handler is exactly ``raise`` and there is no ``else``/``finally``: the try
+  is a no-op (a bare ``raise`` re-raises the same exception with its traceback), so its body
+  becomes the loop body. A handler that logs before re-raising is *not* a no-op (it keeps its try).
 * **extract** — handlers let the loop go on: the ``try`` moves into a module-level helper
   (``_safe_<what it calls>``) that takes the names it reads and returns the names it binds that
   are read later, plus a flag for ``break``/``return`` (the seed's Result pattern, tasks 1.3/7.1).
@@ -52,7 +55,7 @@ from .perf203_scope import (
 
 __all__ = ["KINDS", "SkipSite", "find_perf203_sites", "fix_perf203"]
 
-KINDS = ("hoist", "extract")
+KINDS = ("unwrap", "hoist", "extract")
 
 #: Calls that say nothing about what a loop body *does*; skipped when naming the helper.
 _UNINFORMATIVE_FUNCTIONS = frozenset(
@@ -62,6 +65,8 @@ _UNINFORMATIVE_FUNCTIONS = frozenset(
         "sorted", "iter", "next", "repr", "type", "any", "all", "abs", "super", "id", "hash",
     }
 )
+#: Conversions that, in a try, mean "parse this": ``int(x)`` → ``_safe_parse_int``.
+_PARSING_BUILTINS = frozenset({"int", "float", "complex"})
 _UNINFORMATIVE_METHODS = frozenset(
     {
         "append", "extend", "add", "update", "get", "items", "keys", "values", "pop", "time", "sleep",
@@ -140,6 +145,14 @@ class _FileContext:
         self.taken.add(name)
         return name
 
+    def fresh_of(self, candidates: list[str]) -> str:
+        """The first candidate used nowhere in the file; numbered only when all are taken."""
+        for name in candidates:
+            if name not in self.taken and name.isidentifier():
+                self.taken.add(name)
+                return name
+        return self.fresh(candidates[-1])
+
     def fresh_local(self, base: str, fn: ast.AST) -> str:
         """A new local for ``fn``: unused by any identifier in it (so it shadows nothing it reads)."""
         if id(fn) not in self.fn_names:
@@ -181,9 +194,42 @@ def _handler_effects(handler: ast.ExceptHandler, logs: bool) -> list[str]:
     return kinds or ["handled"]
 
 
-def _handler_summary(handler: ast.ExceptHandler, logs: bool) -> str:
-    label = ast.unparse(handler.type) if handler.type is not None else "any exception"
-    return f"{label}: {', '.join(_handler_effects(handler, logs))}"
+#: What a handler's own effects mean for the reader, as the end of one clause.
+_OUTCOME_WORDS = {
+    "re-raised": "it is re-raised",
+    "raises": "another exception is raised",
+    "loop stops": "the loop stops",
+    "loop continues": "the loop goes on",
+}
+
+
+def _catches_all(handler: ast.ExceptHandler) -> str | None:
+    """"every" for ``except:``/``BaseException``, "Exception" for ``except Exception``, else None."""
+    if handler.type is None or (isinstance(handler.type, ast.Name) and handler.type.id == "BaseException"):
+        return "every"
+    if isinstance(handler.type, ast.Name) and handler.type.id == "Exception":
+        return "Exception"
+    return None
+
+
+def _handler_summary(handler: ast.ExceptHandler, logs: bool, fn_name: str, first: bool) -> str:
+    """One clause per handler: ``ValueError is logged, then the loop goes on``."""
+    effects = _handler_effects(handler, logs)
+    outcomes = [
+        f"``{fn_name}`` returns" if e == "returns" else _OUTCOME_WORDS[e] for e in effects
+        if e not in ("logged", "handled")
+    ]
+    loop_ends = [o for o in outcomes if o.startswith("the loop ")]
+    if len(loop_ends) > 1:  # "the loop stops or goes on", not "the loop stops or the loop goes on"
+        merged = loop_ends[0] + "".join(" or " + o.removeprefix("the loop ") for o in loop_ends[1:])
+        outcomes = [o for o in outcomes if o not in loop_ends] + [merged]
+    if _catches_all(handler):
+        subject = "every exception" if first else "every other exception"
+    else:
+        subject = ast.unparse(handler.type)
+    if logs:
+        return f"{subject} is logged" + (f", then {' or '.join(outcomes)}" if outcomes else "")
+    return f"{subject}: {' or '.join(outcomes) or 'handled'}"
 
 
 def _calls_in_evaluation_order(stmts: list[ast.stmt]) -> list[ast.Call]:
@@ -215,25 +261,40 @@ def _callee_name(call: ast.Call) -> tuple[str | None, bool]:
     return None, False
 
 
-def _first_call_name(try_: ast.Try) -> str:
-    """What the try body mainly does: its first informative call in evaluation order."""
-    calls = [_callee_name(c) for c in _calls_in_evaluation_order(try_.body)]
-    for name, is_method in calls:
+def _main_call_name(try_: ast.Try) -> str | None:
+    """What the try body mainly does: its first informative call in evaluation order
+    (``store.fetch(key)`` → ``fetch``); ``None`` when it only calls generic things."""
+    for call in _calls_in_evaluation_order(try_.body):
+        name, is_method = _callee_name(call)
+        if not is_method and name in _PARSING_BUILTINS:
+            return f"parse_{name}"
         if name and not name.startswith("__") and name not in (
             _UNINFORMATIVE_METHODS if is_method else _UNINFORMATIVE_FUNCTIONS
         ):
             return name
-    for avoid in (("append", "extend", "add", "update", "sleep"), ("append", "extend", "add", "update")):
-        for name, _ in calls:
-            if name and not name.startswith("__") and name not in avoid:
-                return name
-    return "iteration"
+    return None
 
 
-def _helper_base(call_name: str) -> str:
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", call_name).lower().strip("_")
-    words = re.sub(r"^safe_", "", words) or "iteration"
-    return f"_safe_{words}"
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().strip("_")
+
+
+def _helper_names(try_: ast.Try, loop_targets: list[str], fn: ast.AST) -> list[str]:
+    """Helper names, most readable first: ``_safe_<main call>`` (``_safe_fetch``), else
+    ``_process_<loop target>`` (``_process_item`` for one-letter targets), else
+    ``_<function>_step``; the same prefixed by the enclosing
+    function's name (``_warm_safe_fetch``) for when the short one is taken."""
+    call = _main_call_name(try_)
+    words = re.sub(r"^safe_", "", _snake(call)) if call else ""
+    target = next((_snake(t) for t in loop_targets if len(_snake(t)) > 1), "item" if loop_targets else "")
+    fn_words = _snake(fn.name) or "loop"
+    if words:
+        base = f"safe_{words}"
+    elif target:
+        base = f"process_{target}"
+    else:
+        return [f"_{fn_words}_step"]
+    return [f"_{base}", f"_{fn_words}_{base}"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,13 +419,24 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
     body_nodes = list(nodes_in_scope([try_]))
     in_class = any(isinstance(a, ast.ClassDef) for a in ctx.ancestors(loop))
 
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body_nodes):
-        raise SkipSite("the try contains yield: a helper cannot yield for the generator")
+    in_handlers = {id(n) for h in try_.handlers for n in ast.walk(h)}
+    in_else = {id(n) for stmt in [*try_.orelse, *try_.finalbody] for n in ast.walk(stmt)}
+
+    def where(node: ast.AST) -> str:
+        """Where in the try statement ``node`` is, for skip reasons."""
+        if id(node) in in_handlers:
+            return "in a handler"
+        return "in the try's else/finally block" if id(node) in in_else else "in the try body"
+
+    for n in body_nodes:
+        if isinstance(n, (ast.Yield, ast.YieldFrom)):
+            raise SkipSite(f"yield {where(n)}: a helper cannot yield for the generator")
     for n in ast.walk(try_):  # nested lambdas/defs too: they would lose the method's __class__ cell
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "super" and not n.args:
-            raise SkipSite("zero-argument super() in the try fails in a helper outside the class")
+            raise SkipSite(f"zero-argument super() {where(n)} fails in a helper outside the class")
         if isinstance(n, ast.Name) and n.id == "__class__":
-            raise SkipSite("__class__ in the try is only defined inside the class's methods")
+            raise SkipSite(f"__class__ {where(n)} is only defined inside the class's methods")
+    plan.stacklevels = _stacklevel_calls(try_, where)
     for n in body_nodes:
         if isinstance(n, (ast.Global, ast.Nonlocal)):
             raise SkipSite("global/nonlocal statement inside the try")
@@ -388,7 +460,10 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
         raise SkipSite("async for loop (ruff does not flag it)")
 
     # -- names ------------------------------------------------------------------------------
-    loop_targets = target_names(loop.target) if isinstance(loop, ast.For) else []
+    if isinstance(loop, ast.For):
+        loop_targets = target_names(loop.target)
+    else:  # ``while (item := next_item()) is not None:`` binds item before every iteration
+        loop_targets = [name for name, _ in scope_bindings([ast.Expr(loop.test)])]
     exposed: list[str] = []
     read_order: list[str] = []
     bound_order: list[str] = []
@@ -436,12 +511,17 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
     for d in deferred_scopes(fn.body):
         if id(d) not in inside_ids and id(d) not in try_ids:
             captured_outside |= captured_names(d)
+    # A closure in the helper sees the helper's parameter, a copy taken at the call: harmless
+    # for a parameter of the function that nothing rebinds (both variables keep one value).
+    never_rebound = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)} - {
+        name for name, _ in scope_bindings(fn.body)
+    }
     for d in inside_try:
-        cap = captured_names(d) & fn_names
+        cap = (captured_names(d) & fn_names) - (never_rebound & facts.locals)
         if cap and not is_immediately_consumed(d, ctx.parents):
             raise SkipSite(
-                f"a closure created in the try reads {', '.join(sorted(cap))}: in a helper it would "
-                "capture a copy instead of the loop's variable"
+                f"a closure created {where(d)} reads {', '.join(sorted(cap))}, which the function "
+                "rebinds: in a helper it would see the value at the call instead of later rebindings"
             )
     outputs = [
         n for n in bound_order if n in plain_bound and n in facts.locals and (n in reads_after or n in exposed)
@@ -546,8 +626,38 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
         plan.result_var = ctx.fresh_local("returned", fn)
 
     plan.params, plan.outputs, plan.is_async = params, outputs, is_async
-    plan.helper = ctx.fresh(_helper_base(_first_call_name(try_)))
+    plan.helper = ctx.fresh_of(_helper_names(try_, loop_targets, fn))
+    plan.falls_through = fallthrough is not None or any(
+        h.body and isinstance(h.body[-1], ast.Continue) for h in try_.handlers  # dropped: falls through
+    )
     _describe(plan, try_, fn)
+
+
+def _stacklevel_calls(try_: ast.Try, where) -> int:
+    """How many calls in the try pass a literal ``stacklevel=`` (the rewrite adds 1 to each:
+    the helper is one more frame, so the warning/log record keeps pointing at the same place).
+
+    A computed stacklevel, or one inside a nested function/lambda (whose callers the move may
+    change), cannot be adjusted reliably: skipped."""
+    count = 0
+    nested = {id(n) for d in ast.walk(try_) if isinstance(d, (*FUNCTION_NODES, ast.Lambda))
+              for n in ast.walk(d) if n is not d}
+    for node in ast.walk(try_):
+        if not isinstance(node, ast.Call):
+            continue
+        for kw in node.keywords:
+            if kw.arg != "stacklevel":
+                continue
+            literal = isinstance(kw.value, ast.Constant) and type(kw.value.value) is int
+            if id(node) in nested:
+                raise SkipSite(f"a nested function {where(node)} passes stacklevel=: moving it changes its frames")
+            if not literal:
+                raise SkipSite(
+                    f"stacklevel={ast.unparse(kw.value)} {where(node)} is not a literal int: the helper "
+                    "adds a frame, so the warning/log record would point one frame lower"
+                )
+            count += 1
+    return count
 
 
 def _read_of_own_binding(ctx: _FileContext, name: ast.Name) -> bool:
@@ -600,8 +710,10 @@ def _describe(plan: Plan, try_: ast.Try, fn: ast.AST) -> None:
         {e for h, logs in zip(try_.handlers, logs_per_handler, strict=True) for e in _handler_effects(h, logs)},
         key=order.index,
     )
-    plan.comment = f"# errors handled in {plan.helper} ({', '.join(effects)})"
-    summaries = [_handler_summary(h, logs) for h, logs in zip(try_.handlers, logs_per_handler, strict=True)]
+    summaries = [
+        _handler_summary(h, logs, fn.name, i == 0)
+        for i, (h, logs) in enumerate(zip(try_.handlers, logs_per_handler, strict=True))
+    ]
     parts = []
     if plan.flow == "str":
         parts.append(f'``"break"``/``"return"`` when the loop must stop / ``{fn.name}`` must return, else None')
@@ -618,7 +730,16 @@ def _describe(plan: Plan, try_: ast.Try, fn: ast.AST) -> None:
         result = f"Returns {parts[0]}."
     else:
         result = "Returns a tuple: " + "; ".join(parts) + "."
-    handled = "Handled here: " + "; ".join(summaries) + ". Anything else propagates unchanged."
+    catch_all = [_catches_all(h) for h in try_.handlers if _catches_all(h)]
+    handled = "; ".join(summaries) + "."
+    if not catch_all:
+        handled = f"Handled here: {handled} Anything else propagates unchanged."
+    elif handled.startswith("every"):  # "Handled here … anything else propagates" would contradict it
+        handled = "E" + handled[1:]
+    else:
+        handled = "Handled here: " + handled
+    if catch_all and catch_all[0] == "Exception":
+        handled += " Only BaseExceptions such as KeyboardInterrupt propagate."
     width = plan.line_length - len(plan.located_module.default_indent)
     summary = f"One iteration of ``{fn.name}``'s loop, errors handled (Result-style helper)."
     intro: list[str] = []
@@ -632,8 +753,25 @@ def _describe(plan: Plan, try_: ast.Try, fn: ast.AST) -> None:
         *textwrap.wrap(result, width, break_on_hyphens=False, break_long_words=False),
         *textwrap.wrap(handled, width, break_on_hyphens=False, break_long_words=False),
     ]
-    if plan.located.column + len(plan.comment) > plan.line_length:
-        plan.comment = f"# errors handled in {plan.helper}"
+    plan.comment = _call_site_comment(plan, effects)
+
+
+#: Shorter words for the call-site comment, used only when the full line is too long.
+_SHORT_EFFECTS = {"logged": "logs", "re-raised": "re-raises", "raises": "raises", "returns": "returns",
+                  "loop stops": "stops", "loop continues": "continues", "handled": "handled"}
+
+
+def _call_site_comment(plan: Plan, effects: list[str]) -> str:
+    """One line within the line length that always says what the handlers do: the full form,
+    else shorter words, else only the helper's name plus the most important effect."""
+    room = plan.line_length - plan.located.column
+    candidates = [
+        f"# errors handled in {plan.helper} ({', '.join(effects)})",
+        f"# {plan.helper} handles errors ({', '.join(_SHORT_EFFECTS[e] for e in effects)})",
+        f"# {plan.helper}: {'/'.join(_SHORT_EFFECTS[e] for e in effects)}",
+        f"# {plan.helper}: {_SHORT_EFFECTS[effects[-1]]}",
+    ]
+    return next((c for c in candidates if len(c) <= room), candidates[-1])
 
 
 def _logs_per_handler(plan: Plan) -> list[bool]:
@@ -729,11 +867,87 @@ def fix_perf203(
             for s, o in zip(sites, outcomes, strict=True)
         ]
     for p in plans:
-        outcomes[p.index] = SiteOutcome.fixed(
-            p.site, p.kind, logging=p.logging,
-            detail=f"helper {p.helper}" if p.kind == "extract" else "try moved around the loop",
-        )
+        outcomes[p.index] = SiteOutcome.fixed(p.site, p.kind, logging=p.logging, detail=_detail(p))
     return new_module, outcomes  # type: ignore[return-value]
+
+
+def _detail(plan: Plan) -> str:
+    """One line for the PR body: what the rewrite did and the differences it accepts."""
+    if plan.kind == "hoist":
+        return "try moved around the loop"
+    if plan.kind == "unwrap":
+        return "try removed: its only handler re-raised unchanged"
+    parts = [f"helper {plan.helper}"]
+    if plan.stacklevels:
+        parts.append(f"stacklevel+1 on {plan.stacklevels} call(s), so their reported location is unchanged")
+    if logging_calls([plan.located.try_], plan.located_module):
+        parts.append(f"log records now come from {plan.helper} (funcName/lineno in log formats change)")
+    if _unlevelled_warns(plan.located.try_):
+        parts.append(f"warnings.warn without stacklevel now reports a line inside {plan.helper}")
+    return "; ".join(parts)
+
+
+def _unlevelled_warns(try_: cst.Try) -> bool:
+    """Does the try call ``warnings.warn``/``warn`` without ``stacklevel=``?"""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal found
+            func = node.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+            if name == "warn" and not any(a.keyword is not None and a.keyword.value == "stacklevel" for a in node.args):
+                found = True
+
+    try_.visit(Finder())
+    return found
+
+
+def _why_not_unwrap(ctx: _FileContext, loop: ast.AST, scope: ast.AST, located_try: cst.Try) -> str | None:
+    """``None`` when the try is a no-op: every handler is exactly ``raise``, no else/finally.
+
+    Re-raising with a bare ``raise`` keeps the exception object, its traceback and context, so
+    without the try the same exception leaves the same statement. Accepted assumption: the
+    handler types name exception classes (a name that does not would raise ``TypeError`` only
+    when an exception is being matched — broken code either way)."""
+    try_ = loop.body[0]
+    if try_.orelse or try_.finalbody:
+        return "the try has an else/finally block"
+    for h in try_.handlers:
+        if not (len(h.body) == 1 and isinstance(h.body[0], ast.Raise) and h.body[0].exc is None):
+            return "a handler does more than re-raise"
+        if h.type is not None and not _is_plain_type(h.type):
+            return "a handler's exception type is computed (evaluating it may have effects)"
+        if h.name is not None:
+            mentions = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == h.name]
+            if mentions:
+                return f"the handler unbinds {h.name}, a name the function uses"
+    if located_try.body.header.comment is not None:
+        return "the try line carries a comment that removing the try would drop"
+    for h in located_try.handlers:
+        if _cst_has_comment(h):
+            return "a handler carries a comment that removing the try would drop"
+    return None
+
+
+def _is_plain_type(node: ast.AST) -> bool:
+    if isinstance(node, ast.Tuple):
+        return all(_is_plain_type(e) for e in node.elts)
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _cst_has_comment(node: cst.CSTNode) -> bool:
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_Comment(self, comment: cst.Comment) -> None:
+            nonlocal found
+            found = True
+
+    node.visit(Finder())
+    return found
 
 
 def _choose(ctx: _FileContext, loop: ast.AST, plan: Plan, kinds: tuple[str, ...]) -> str:
@@ -741,6 +955,11 @@ def _choose(ctx: _FileContext, loop: ast.AST, plan: Plan, kinds: tuple[str, ...]
     plan.in_async = isinstance(scope, ast.AsyncFunctionDef)
     if isinstance(loop, ast.AsyncFor):
         raise SkipSite("async for loop (ruff does not flag it)")
+    why_not_unwrap = _why_not_unwrap(ctx, loop, scope, plan.located.try_)
+    if why_not_unwrap is None and "unwrap" in kinds:
+        return "unwrap"
+    if kinds == ("unwrap",):
+        raise SkipSite(f"cannot unwrap: {why_not_unwrap or 'unwrapping not requested'}")
     why_not_hoist = _plan_hoist(ctx, loop, scope) if "hoist" in kinds else "hoisting not requested"
     if why_not_hoist is None:
         return "hoist"

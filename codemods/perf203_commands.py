@@ -419,7 +419,25 @@ class ExtractTryIntoHelperCommand(_Perf203Command):
     Skipped, with the reason, whenever the move could change behaviour: ``yield``, zero-argument
     ``super()``/``__class__``, private-name mangling, ``global``/``nonlocal``/``del`` of names
     the try uses, names that may be unbound, closures created in the try, frame introspection,
-    loops at module or class level.
+    loops at module or class level, a ``stacklevel=`` that is not a literal int.
+
+    Frames: the helper is one more frame. A literal ``stacklevel=N`` in the moved code becomes
+    ``N + 1``, so warnings and log records keep pointing at the same file, line and function.
+    Accepted, and said in the outcome's detail for the PR body: log records made in the helper
+    carry its name as ``funcName`` and its lines as ``lineno`` (visible only in log formats
+    using ``%(funcName)s``/``%(lineno)d``); ``warnings.warn`` without ``stacklevel`` reports
+    its own line, which is now inside the helper (same file, another line).
+
+    Naming: ``_safe_<main call of the try>`` (``store.fetch(k)`` → ``_safe_fetch``), else
+    ``_process_<loop target>``, else ``_<function>_step``; on a collision the enclosing
+    function's name is prefixed (``_warm_safe_fetch``), and only then a number is added.
+
+    Placement: a module-level function right before the top-level statement holding the loop
+    (for a method: right before its class). A method helper would keep ``self.`` natural but
+    would be looked up on the instance (a subclass attribute of the same name, ``__getattr__``
+    or a ``__slots__``/metaclass quirk could change which code runs), would take part in
+    name mangling, and could not serve loops in static methods or nested functions; a plain
+    function is called exactly as written, so it is the one behaviour-preserving choice.
 
     ## Example
     ```python
@@ -432,7 +450,7 @@ class ExtractTryIntoHelperCommand(_Perf203Command):
 
     ## Use instead
     ```python
-    def _safe_check(out, n):
+    def _safe_check(n, out):
         \"\"\"One iteration of ``f``'s loop, errors handled (Result-style helper). …\"\"\"
         try:
             out.append(n.check())
@@ -441,7 +459,7 @@ class ExtractTryIntoHelperCommand(_Perf203Command):
 
     for n in nodes:
         # errors handled in _safe_check (logged, loop continues)
-        _safe_check(out, n)
+        _safe_check(n, out)
     ```
     """
 
@@ -511,6 +529,65 @@ def f(items):
             pass
 ''',
             "yield",
+        ),
+        Valid(
+            "yield-in-handler",
+            '''
+def f(items):
+    for x in items:
+        try:
+            parse(x)
+        except ValueError:
+            yield x
+''',
+            "yield in a handler",
+        ),
+        Valid(
+            "zero-arg-super-in-handler",
+            '''
+class Base:
+    def fallback(self, x):
+        return x
+
+
+class C(Base):
+    def run(self, items):
+        for x in items:
+            try:
+                self.handle(x)
+            except KeyError:
+                super().fallback(x)
+''',
+            "zero-argument super() in a handler",
+        ),
+        Valid(
+            "lambda-in-handler-reads-rebound-name",
+            '''
+def f(items):
+    later = []
+    for x in items:
+        try:
+            check(x)
+        except ValueError:
+            later.append(lambda: x)
+    return later
+''',
+            "closure created in a handler reads x, which the function rebinds",
+        ),
+        Valid(
+            "computed-stacklevel",
+            '''
+import warnings
+
+
+def f(items, depth):
+    for x in items:
+        try:
+            check(x)
+        except ValueError:
+            warnings.warn("bad " + str(x), stacklevel=depth + 1)
+''',
+            "stacklevel=depth + 1 in a handler is not a literal int",
         ),
         Valid(
             "class-body-loop",
@@ -621,7 +698,7 @@ def f(items):
             pass
     return callbacks
 ''',
-            "closure created in the try reads x",
+            "closure created in the try body reads x, which the function rebinds",
         ),
         Valid(
             "name-read-by-nested-function",
@@ -747,8 +824,8 @@ def _safe_check(n, out):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: ConnectionError: logged, loop continues. Anything else propagates
-    unchanged.
+    Handled here: ConnectionError is logged, then the loop goes on. Anything else
+    propagates unchanged.
     """
     try:
         out.append(check(n))
@@ -767,6 +844,130 @@ def f(nodes):
             inputs=(([1, 2],), ([1, -1, 3],), ([-1, -2],), ([5, 0, 6],), ([],)),
             exceptions=(ConnectionError, ValueError),
             logging=('log.warning("%s: %s", n, exc)',),
+        ),
+        Invalid(
+            "walrus-while-binds-before-every-iteration",
+            '''
+def f(items):
+    queue = list(items)
+    out = []
+    while (item := (queue.pop(0) if queue else None)) is not None:
+        try:
+            out.append(10 // item)
+        except ZeroDivisionError:
+            out.append(None)
+    return out, item
+''',
+            '''
+def _process_item(item, out):
+    """One iteration of ``f``'s loop, errors handled (Result-style helper).
+
+    Returns None: the loop goes on with the next item.
+    Handled here: ZeroDivisionError: the loop goes on. Anything else propagates
+    unchanged.
+    """
+    try:
+        out.append(10 // item)
+    except ZeroDivisionError:
+        out.append(None)
+
+
+def f(items):
+    queue = list(items)
+    out = []
+    while (item := (queue.pop(0) if queue else None)) is not None:
+        # errors handled in _process_item (loop continues)
+        _process_item(item, out)
+    return out, item
+''',
+            "f",
+            inputs=(([1, 2],), ([1, 0, 3],), ([],)),
+            exceptions=(),
+        ),
+        Invalid(
+            "lambda-reads-parameter-never-rebound",
+            '''
+def f(items, scale):
+    out = []
+    for x in items:
+        try:
+            out.append((int(x), lambda: scale * 2))
+        except ValueError:
+            out.append((None, lambda: -scale))
+    return out
+''',
+            '''
+def _safe_parse_int(x, out, scale):
+    """One iteration of ``f``'s loop, errors handled (Result-style helper).
+
+    Returns None: the loop goes on with the next item.
+    Handled here: ValueError: the loop goes on. Anything else propagates unchanged.
+    """
+    try:
+        out.append((int(x), lambda: scale * 2))
+    except ValueError:
+        out.append((None, lambda: -scale))
+
+
+def f(items, scale):
+    out = []
+    for x in items:
+        # errors handled in _safe_parse_int (loop continues)
+        _safe_parse_int(x, out, scale)
+    return out
+''',
+            "f",
+            inputs=(([1, 2], 1), (["a", 1, "b"], -1), ([], 2)),
+            exceptions=(ValueError, TypeError),
+        ),
+        Invalid(
+            "literal-stacklevel-gets-one-more-frame",
+            '''
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def f(items):
+    total = 0
+    for x in items:
+        try:
+            total += int(x)
+        except ValueError:
+            log.warning("bad %s", x, stacklevel=2)
+    return total
+''',
+            '''
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def _safe_parse_int(x, total):
+    """One iteration of ``f``'s loop, errors handled (Result-style helper).
+
+    Returns the new value of ``total``.
+    Handled here: ValueError is logged, then the loop goes on. Anything else propagates
+    unchanged.
+    """
+    try:
+        total += int(x)
+    except ValueError:
+        log.warning("bad %s", x, stacklevel=3)
+    return total
+
+
+def f(items):
+    total = 0
+    for x in items:
+        # errors handled in _safe_parse_int (logged, loop continues)
+        total = _safe_parse_int(x, total)
+    return total
+''',
+            "f",
+            inputs=(([1, 2],), (["a", 1],), ([],)),
+            exceptions=(ValueError, KeyError),
+            logging=('log.warning("bad %s", x, stacklevel=2)',),
         ),
         Invalid(
             "case4-continue-and-logger-exception",
@@ -795,11 +996,11 @@ import logging
 logger = logging.getLogger("svc")
 
 
-def _safe_int(row, parsed):
+def _safe_parse_int(row, parsed):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: ValueError: logged, loop continues. Anything else propagates
+    Handled here: ValueError is logged, then the loop goes on. Anything else propagates
     unchanged.
     """
     try:
@@ -814,8 +1015,8 @@ def _safe_int(row, parsed):
 def f(rows):
     parsed = []
     for row in rows:
-        # errors handled in _safe_int (logged, loop continues)
-        _safe_int(row, parsed)
+        # errors handled in _safe_parse_int (logged, loop continues)
+        _safe_parse_int(row, parsed)
     return parsed
 ''',
             "f",
@@ -853,7 +1054,7 @@ def _safe_stop_signal(x, total):
 
     Returns a tuple: True when the loop must stop (``break``); the new value of
     ``total``.
-    Handled here: StopSignal: loop stops; TypeError: loop continues. Anything else
+    Handled here: StopSignal: the loop stops; TypeError: the loop goes on. Anything else
     propagates unchanged.
     """
     try:
@@ -897,11 +1098,12 @@ def f(items):
     return log
 ''',
             '''
-def _safe_iteration(x, log):
+def _process_item(x, log):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: ZeroDivisionError: loop continues. Anything else propagates unchanged.
+    Handled here: ZeroDivisionError: the loop goes on. Anything else propagates
+    unchanged.
     """
     try:
         y = 10 // x
@@ -916,8 +1118,8 @@ def _safe_iteration(x, log):
 def f(items):
     log = []
     for x in items:
-        # errors handled in _safe_iteration (loop continues)
-        _safe_iteration(x, log)
+        # errors handled in _process_item (loop continues)
+        _process_item(x, log)
     return log
 ''',
             "f",
@@ -953,7 +1155,7 @@ def _safe_load(p, last):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns the new value of ``last``.
-    Handled here: OSError: loop continues. Anything else propagates unchanged.
+    Handled here: OSError: the loop goes on. Anything else propagates unchanged.
     """
     try:
         last = load(p)
@@ -988,11 +1190,11 @@ def f(values):
     return total, count
 ''',
             '''
-def _safe_int(v, total, count):
+def _safe_parse_int(v, total, count):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns a tuple: the new value of ``total``; the new value of ``count``.
-    Handled here: ValueError: loop continues. Anything else propagates unchanged.
+    Handled here: ValueError: the loop goes on. Anything else propagates unchanged.
     """
     try:
         total += int(v)
@@ -1006,8 +1208,8 @@ def f(values):
     total = 0
     count = 0
     for v in values:
-        # errors handled in _safe_int (loop continues)
-        total, count = _safe_int(v, total, count)
+        # errors handled in _safe_parse_int (loop continues)
+        total, count = _safe_parse_int(v, total, count)
     return total, count
 ''',
             "f",
@@ -1058,8 +1260,8 @@ async def _safe_fetch(x, results):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: TimeoutError: logged, loop continues. Anything else propagates
-    unchanged.
+    Handled here: TimeoutError is logged, then the loop goes on. Anything else
+    propagates unchanged.
     """
     try:
         results[x] = await fetch(x)
@@ -1095,11 +1297,12 @@ def f(jobs):
     return done, queue
 ''',
             '''
-def _safe_pop(queue, done):
+def _f_step(queue, done):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns a tuple: the new value of ``done``; the new value of ``queue``.
-    Handled here: ZeroDivisionError: loop continues. Anything else propagates unchanged.
+    Handled here: ZeroDivisionError: the loop goes on. Anything else propagates
+    unchanged.
     """
     try:
         job = queue.pop()
@@ -1113,8 +1316,8 @@ def f(jobs):
     queue = list(jobs)
     done = 0
     while queue:
-        # errors handled in _safe_pop (loop continues)
-        done, queue = _safe_pop(queue, done)
+        # errors handled in _f_step (loop continues)
+        done, queue = _f_step(queue, done)
     return done, queue
 ''',
             "f",
@@ -1138,11 +1341,11 @@ def f(groups):
     return firsts
 ''',
             '''
-def _safe_max(group, firsts):
+def _process_group(group, firsts):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: TypeError: loop continues. Anything else propagates unchanged.
+    Handled here: TypeError: the loop goes on. Anything else propagates unchanged.
     """
     try:
         firsts.append(max(group))
@@ -1158,8 +1361,8 @@ def _safe_max(group, firsts):
 def f(groups):
     firsts = []
     for group in groups:
-        # errors handled in _safe_max (loop continues)
-        _safe_max(group, firsts)
+        # errors handled in _process_group (loop continues)
+        _process_group(group, firsts)
     return firsts
 ''',
             "f",
@@ -1206,7 +1409,8 @@ def _safe_check(row, seen):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: Exception: logged, re-raised. Anything else propagates unchanged.
+    Every exception is logged, then it is re-raised. Only BaseExceptions such as
+    KeyboardInterrupt propagate.
     """
     try:
         check(row, seen)
@@ -1257,7 +1461,8 @@ def _safe_strategy(strategy, text):
 
     Returns a tuple: True when ``f`` must return; the value ``f`` returns then (else
     None).
-    Handled here: Exception: logged, loop continues. Anything else propagates unchanged.
+    Every exception is logged, then the loop goes on. Only BaseExceptions such as
+    KeyboardInterrupt propagate.
     """
     try:
         chunks = strategy(text)
@@ -1311,8 +1516,8 @@ def _safe_attempt(attempt, delay):
     Returns a tuple: ``"break"``/``"return"`` when the loop must stop / ``f`` must
     return, else None; the value ``f`` returns then (else None); the new value of
     ``last_error``; the new value of ``delay``.
-    Handled here: KeyError: re-raised; Exception: loop stops, loop continues. Anything
-    else propagates unchanged.
+    Handled here: KeyError: it is re-raised; every other exception: the loop stops or
+    goes on. Only BaseExceptions such as KeyboardInterrupt propagate.
     """
     try:
         return "return", attempt(delay), None, None
@@ -1379,12 +1584,12 @@ import logging
 log = logging.getLogger("svc")
 
 
-def _safe_max(self, batch, best, y):
+def _process_batch(self, batch, best, y):
     """One iteration of ``refresh``'s loop, errors handled (Result-style helper).
 
     Returns a tuple: the new value of ``y``; the new value of ``best``.
-    Handled here: ZeroDivisionError: logged, loop continues. Anything else propagates
-    unchanged.
+    Handled here: ZeroDivisionError is logged, then the loop goes on. Anything else
+    propagates unchanged.
     """
     try:
         self.live.extend([y for b in batch if (y := 100 // b) > best])
@@ -1401,8 +1606,8 @@ class Pool:
     def refresh(self, batches):
         best = y = 0
         for batch in batches:
-            # errors handled in _safe_max (logged, loop continues)
-            y, best = _safe_max(self, batch, best, y)
+            # errors handled in _process_batch (logged, loop continues)
+            y, best = _process_batch(self, batch, best, y)
         return best, self.live
 
 
@@ -1427,11 +1632,11 @@ def f(items):
     return [g() for g in fns[:-1]], fns[-1:]
 ''',
             '''
-def _safe_iteration(x, fns):
+def _process_item(x, fns):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: TypeError: loop continues. Anything else propagates unchanged.
+    Handled here: TypeError: the loop goes on. Anything else propagates unchanged.
     """
     try:
         fns.append(lambda x=x: 10 // x)
@@ -1442,8 +1647,8 @@ def _safe_iteration(x, fns):
 def f(items):
     fns = []
     for x in items:
-        # errors handled in _safe_iteration (loop continues)
-        _safe_iteration(x, fns)
+        # errors handled in _process_item (loop continues)
+        _process_item(x, fns)
     return [g() for g in fns[:-1]], fns[-1:]
 ''',
             "f",
@@ -1504,8 +1709,9 @@ async def _safe_tick(self):
     """One iteration of ``run``'s loop, errors handled (Result-style helper).
 
     Returns True when the loop must stop (``break``).
-    Handled here: asyncio.CancelledError: loop stops; Exception: logged, loop continues.
-    Anything else propagates unchanged.
+    Handled here: asyncio.CancelledError: the loop stops; every other exception is
+    logged, then the loop goes on. Only BaseExceptions such as KeyboardInterrupt
+    propagate.
     """
     try:
         await self.tick()
@@ -1573,11 +1779,11 @@ def f(items, factor):
     return run()
 ''',
             '''
-def _safe_iteration(x, out, factor):
+def _process_item(x, out, factor):
     """One iteration of ``run``'s loop, errors handled (Result-style helper).
 
     Returns None: the loop goes on with the next item.
-    Handled here: TypeError: loop continues. Anything else propagates unchanged.
+    Handled here: TypeError: the loop goes on. Anything else propagates unchanged.
     """
     try:
         out.append(x * factor + 1)
@@ -1589,8 +1795,8 @@ def f(items, factor):
     def run():
         out = []
         for x in items:
-            # errors handled in _safe_iteration (loop continues)
-            _safe_iteration(x, out, factor)
+            # errors handled in _process_item (loop continues)
+            _process_item(x, out, factor)
         return out
 
     return run()
@@ -1598,5 +1804,183 @@ def f(items, factor):
             "f",
             inputs=(([1, 2], 3), ([1, "a", 2], 2), ([], 1)),
             exceptions=(TypeError, ValueError),
+        ),
+    ]
+
+
+class UnwrapNoOpTryCommand(_Perf203Command):
+    """Remove a loop-body ``try`` whose handlers only re-raise (``except E: raise``).
+
+    ## What it does
+    ``for x in xs: try: body except E: raise`` becomes ``for x in xs: body``.
+
+    ## Why is this bad?
+    A handler that is exactly ``raise`` re-raises the same exception object with its traceback:
+    the ``try`` changes nothing but still costs time on every iteration before Python 3.11
+    (ruff PERF203). Only a handler whose whole body is ``raise`` counts — one that logs first,
+    wraps the exception (``raise X from e``) or has a comment keeps its ``try``; so does a try
+    with ``else``/``finally``, or an ``as e`` whose name the function uses elsewhere.
+
+    ## Example
+    ```python
+    for n in nodes:
+        try:
+            n.sync()
+        except OSError:
+            raise
+    ```
+
+    ## Use instead
+    ```python
+    for n in nodes:
+        n.sync()
+    ```
+    """
+
+    DESCRIPTION = "PERF203: remove a loop-body try/except whose handlers only re-raise."
+    KIND = "unwrap"
+
+    VALID = [
+        Valid(
+            "handler-logs-before-raising",
+            '''
+import logging
+
+
+def f(items):
+    for x in items:
+        try:
+            check(x)
+        except ValueError:
+            logging.warning("bad %s", x)
+            raise
+''',
+            "a handler does more than re-raise",
+        ),
+        Valid(
+            "handler-wraps",
+            '''
+def f(items):
+    for x in items:
+        try:
+            check(x)
+        except ValueError as e:
+            raise RuntimeError(x) from e
+''',
+            "a handler does more than re-raise",
+        ),
+        Valid(
+            "finally-block",
+            '''
+def f(items):
+    for x in items:
+        try:
+            check(x)
+        except ValueError:
+            raise
+        finally:
+            done(x)
+''',
+            "else/finally",
+        ),
+        Valid(
+            "handler-comment",
+            '''
+def f(items):
+    for x in items:
+        try:
+            check(x)
+        except ValueError:
+            # callers rely on ValueError here
+            raise
+''',
+            "comment that removing the try would drop",
+        ),
+        Valid(
+            "as-name-used-elsewhere",
+            '''
+def f(items):
+    e = "kept"
+    for x in items:
+        try:
+            check(x)
+        except ValueError as e:
+            raise
+    return e
+''',
+            "unbinds e",
+        ),
+    ]
+
+    INVALID = [
+        Invalid(
+            "bare-raise-handlers",
+            '''
+def check(x):
+    if x < 0:
+        raise ValueError(x)
+    if x == 0:
+        raise KeyError(x)
+    return x * 2
+
+
+def f(items):
+    out = []
+    for x in items:
+        # keep the order
+        try:
+            out.append(check(x))
+        except ValueError:
+            raise
+        except (KeyError, TypeError):
+            raise
+    return out
+''',
+            '''
+def check(x):
+    if x < 0:
+        raise ValueError(x)
+    if x == 0:
+        raise KeyError(x)
+    return x * 2
+
+
+def f(items):
+    out = []
+    for x in items:
+        # keep the order
+        out.append(check(x))
+    return out
+''',
+            "f",
+            inputs=(([1, 2],), ([1, -1, 3],), ([2, 0],), (["a"],), ([],)),
+            exceptions=(ValueError, KeyError),
+        ),
+        Invalid(
+            "while-with-return-and-bare-except",
+            '''
+def f(items):
+    i = 0
+    while i < len(items):
+        try:
+            if items[i] is None:
+                return i
+            i += 10 // items[i]
+        except:
+            raise
+    return -1
+''',
+            '''
+def f(items):
+    i = 0
+    while i < len(items):
+        if items[i] is None:
+            return i
+        i += 10 // items[i]
+    return -1
+''',
+            "f",
+            inputs=(([1, 2, 5],), ([5, None],), ([0, 1],), ([],)),
+            exceptions=(),
         ),
     ]

@@ -42,6 +42,8 @@ class Plan:
     in_async: bool = False  # the loop is inside an ``async def``
     line_length: int = 88
     outputs_on_return: bool = True  # False: a ``return`` exit hands back None for the locals
+    stacklevels: int = 0  # calls passing a literal ``stacklevel=`` (each gets +1 in the helper)
+    falls_through: bool = True  # some path reaches the end of the try (needs a final return)
     comment: str = ""
     docstring: list[str] = field(default_factory=list)
     # filled while rewriting
@@ -131,6 +133,18 @@ class _ExitRewriter(cst.CSTTransformer):
         return _return_node(self.plan, "return", updated.value, updated.semicolon)
 
 
+class _StacklevelBumper(cst.CSTTransformer):
+    """``stacklevel=N`` → ``N + 1`` in the moved code: the helper is one more frame between the
+    call and the code the warning/log record should point at (the analysis allows literals only)."""
+
+    def leave_Arg(self, original, updated):
+        if updated.keyword is not None and updated.keyword.value == "stacklevel" and isinstance(
+            updated.value, cst.Integer
+        ):
+            return updated.with_changes(value=cst.Integer(str(int(updated.value.value, 0) + 1)))
+        return updated
+
+
 def _return_values(plan: Plan, exit_kind: str, value: cst.BaseExpression | None) -> list[cst.BaseExpression]:
     values: list[cst.BaseExpression] = []
     if plan.flow == "str":
@@ -184,6 +198,17 @@ def build_hoist(plan: Plan, loop: cst.For | cst.While, module: cst.Module) -> cs
     return new_try
 
 
+def build_unwrap(plan: Plan, loop: cst.For | cst.While) -> cst.For | cst.While:
+    """The try's body becomes the loop's body (its handlers only re-raised: a no-op)."""
+    try_: cst.Try = loop.body.body[0]
+    body = list(try_.body.body)
+    body[0] = body[0].with_changes(leading_lines=[*try_.leading_lines, *body[0].leading_lines])
+    plan.logging_after = []
+    return loop.with_changes(
+        body=loop.body.with_changes(body=body, footer=[*try_.body.footer, *loop.body.footer])
+    )
+
+
 def build_extract(plan: Plan, loop: cst.For | cst.While, module: cst.Module) -> tuple[cst.CSTNode, cst.FunctionDef]:
     try_: cst.Try = loop.body.body[0]
     indent = module.default_indent
@@ -191,6 +216,9 @@ def build_extract(plan: Plan, loop: cst.For | cst.While, module: cst.Module) -> 
     config = module.config_for_parsing
     handlers = [h.with_changes(body=_drop_tail(h.body, cst.Continue, nested=False)) for h in try_.handlers]
     moved = try_.with_changes(leading_lines=[], handlers=handlers).visit(_ExitRewriter(plan))
+    plan.logging_after = logging_calls(list(moved.handlers), module)  # before the stacklevel bump
+    if plan.stacklevels:
+        moved = moved.visit(_StacklevelBumper())
 
     doc_lines = [plan.docstring[0]] + [(indent + line) if line else "" for line in plan.docstring[1:]]
     docstring = '"""' + nl.join(doc_lines) + nl + indent + '"""'
@@ -200,13 +228,12 @@ def build_extract(plan: Plan, loop: cst.For | cst.While, module: cst.Module) -> 
     helper = cst.parse_statement(f"{header}{nl}{indent}{docstring}{nl}{indent}pass{nl}", config)
     body = [helper.body.body[0], moved]
     final = _return_values(plan, "continue", None)
-    if final:
+    if final and plan.falls_through:  # else every path already returns: no dead code
         body.append(cst.SimpleStatementLine([_return_node(plan, "continue", None, cst.MaybeSentinel.DEFAULT)]))
     helper = helper.with_changes(
         body=helper.body.with_changes(body=body),
         leading_lines=[cst.EmptyLine(), cst.EmptyLine()],
     )
-    plan.logging_after = logging_calls(list(moved.handlers), module)
 
     column = plan.located.column
     callee = f"{'await ' if plan.is_async else ''}{plan.helper}("
@@ -288,6 +315,10 @@ class PlanApplier(cst.CSTTransformer):
         plan = self.by_loop.get(id(original))
         if plan is None:
             return updated
+        if plan.kind == "unwrap":
+            new_node = build_unwrap(plan, updated)
+            self.changed.append((plan, new_node))
+            return new_node
         if plan.kind == "hoist":
             new_node = build_hoist(plan, updated, self.module)
             self.changed.append((plan, new_node))

@@ -10,6 +10,7 @@ from codemods.differential import (
     Observation,
     RaisingIterable,
     assert_same_behaviour,
+    normalise,
     observe,
     raising_variants,
 )
@@ -216,3 +217,25 @@ def test_memory_addresses_in_printed_text_are_masked_but_content_is_not():
     assert assert_same_behaviour(source, source, "f", [()]) == 1
     with pytest.raises(AssertionError, match="stdout differs"):
         assert_same_behaviour(source, source.replace("object()", "[object()]"), "f", [()])
+
+
+def test_get_logger_dunder_name_is_the_same_on_both_sides():
+    source = "import logging\nlog = logging.getLogger(__name__)\ndef f():\n    log.warning('x')\n"
+    obs = observe(source, "f")
+    assert obs.logs[0][0] == "snippet"
+    assert assert_same_behaviour(source, source + "\n", "f", [()]) == 1
+
+
+def test_genuinely_different_logger_name_is_still_caught():
+    before = "import logging\nlog = logging.getLogger(__name__)\ndef f():\n    log.warning('x')\n"
+    after = before.replace("getLogger(__name__)", "getLogger(__name__ + '.helpers')")
+    with pytest.raises(AssertionError, match="snippet.helpers"):
+        assert_same_behaviour(before, after, "f", [()])
+
+
+def test_snippet_module_is_registered_while_running_and_removed_after():
+    import sys
+
+    source = "import sys\ndef f():\n    return sys.modules[__name__].__name__\n"
+    assert observe(source, "f").returned == normalise("snippet")
+    assert "snippet" not in sys.modules

@@ -30,11 +30,11 @@ def src(code: str) -> str:
     return textwrap.dedent(code).lstrip("\n")
 
 
-def fix(code: str, sites=None):
+def fix(code: str, sites=None, **options):
     code = src(code)
     module = cst.parse_module(code)
     sites = find_perf203_sites(code, "m.py") if sites is None else sites
-    new, outcomes = fix_perf203(module, sites)
+    new, outcomes = fix_perf203(module, sites, **options)
     return code, new.code, outcomes
 
 
@@ -96,7 +96,8 @@ def test_one_outcome_per_site_in_request_order_and_unlocatable_sites_skipped():
     assert [o.status for o in outcomes] == ["fixed", "skipped", "fixed", "skipped"]
     assert "no loop whose whole body is a try" in outcomes[1].reason
     assert outcomes[3].reason == "the same site was requested twice"
-    assert "def _safe_use(y):" in new and "def _safe_use_2(x):" in new
+    # the second helper for the same call gets the function name, not a number
+    assert "def _safe_use(y):" in new and "def _f_safe_use(x):" in new
 
 
 def test_helper_name_never_collides_with_existing_names():
@@ -114,7 +115,7 @@ def test_helper_name_never_collides_with_existing_names():
     """
     _, new, outcomes = fix(code)
     assert outcomes[0].status == "fixed"
-    assert "def _safe_check_2(n, out):" in new
+    assert "def _f_safe_check(n, out):" in new
     assert new.count("def _safe_check(") == 1
 
 
@@ -131,7 +132,7 @@ def test_flag_variables_never_shadow_names_the_function_uses():
     """
     _, new, outcomes = fix(code)
     assert outcomes[0].status == "fixed"
-    assert "stop_2, total = _safe_iteration(x, total)" in new
+    assert "stop_2, total = _process_item(x, total)" in new
     assert_same_behaviour(src(code), new, "f", [([1, 2], "s"), ([1, "a", 2], "s"), ([], None)])
 
 
@@ -364,8 +365,8 @@ def test_dropping_a_loop_carried_name_would_be_caught():
         return last
     """
     before, new, outcomes = fix(code)
-    assert "last = _safe_upper(p, last)" in new
-    forgetful = new.replace("last = _safe_upper(p, last)", "_safe_upper(p, last)")
+    assert "last = _process_item(p, last)" in new
+    forgetful = new.replace("last = _process_item(p, last)", "_process_item(p, last)")
     with pytest.raises(AssertionError, match="returned differs"):
         assert_same_behaviour(before, forgetful, "f", [(["a", "b"],)])
 
@@ -377,7 +378,7 @@ def test_module_level_loop_is_hoisted_when_safe():
         try:
             RESULTS.append(name.upper())
         except AttributeError:
-            raise
+            break
     """
     _, new, outcomes = fix(code)
     assert outcomes[0].kind == "hoist"
@@ -402,7 +403,7 @@ def test_generated_helpers_document_their_contract():
     assert "Result-style helper" in helper
     assert "True when the loop must stop (``break``)" in helper
     assert "the new value of ``done``" in helper
-    assert "KeyError: loop stops; ValueError: loop continues" in helper
+    assert "Handled here: KeyError: the loop stops; ValueError: the loop goes on." in helper
     assert "# errors handled in _safe_work (loop stops, loop continues)" in new
 
 
@@ -511,3 +512,194 @@ def test_moving_the_only_binding_out_would_be_caught():
     """)
     with pytest.raises(AssertionError, match="raised differs"):
         assert_same_behaviour(before, naive, "f", [([1], True)])
+
+
+STACKLEVEL_SOURCE = '''
+import logging
+import warnings
+
+log = logging.getLogger("stacklevel")
+
+
+def f(items):
+    for x in items:
+        try:
+            int(x)
+        except ValueError:
+            warnings.warn("bad " + x, stacklevel=2)
+            log.warning("bad %s", x, stacklevel=2)
+'''
+
+
+def _locations(source: str) -> tuple[list, list]:
+    """Run ``f(["a"])`` from this test; (warning filename/lineno, record pathname/funcName/lineno)."""
+    import logging
+    import warnings
+
+    namespace: dict = {"__name__": "stacklevel_snippet"}
+    exec(compile(source, "<stacklevel>", "exec"), namespace)
+    records: list = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("stacklevel")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            namespace["f"](["a"])  # the line both sides must point at
+    finally:
+        logger.removeHandler(handler)
+    return ([(w.filename, w.lineno) for w in caught], [(r.pathname, r.funcName, r.lineno) for r in records])
+
+
+def test_literal_stacklevel_is_bumped_so_warning_and_record_locations_are_identical():
+    before = textwrap.dedent(STACKLEVEL_SOURCE).lstrip()
+    module, outcomes = fix_perf203(cst.parse_module(before), find_perf203_sites(before))
+    assert [o.kind for o in outcomes] == ["extract"]
+    assert "stacklevel=3" in module.code and "stacklevel=2" not in module.code
+    warned, logged = _locations(before)
+    assert warned and logged
+    assert warned[0][0] == __file__ and logged[0][1] == "_locations"  # the caller of f, not the snippet
+    assert _locations(module.code) == (warned, logged)
+    assert "stacklevel+1 on 2 call(s)" in outcomes[0].detail
+    assert "log records now come from _safe" in outcomes[0].detail
+
+
+def test_without_the_bump_the_locations_would_differ():
+    """The comparison above can fail: the helper really is one more frame."""
+    before = textwrap.dedent(STACKLEVEL_SOURCE).lstrip()
+    module, _ = fix_perf203(cst.parse_module(before), find_perf203_sites(before))
+    unbumped = module.code.replace("stacklevel=3", "stacklevel=2")
+    assert _locations(unbumped) != _locations(before)
+
+
+def test_warn_without_stacklevel_is_accepted_and_said_in_the_detail():
+    source = textwrap.dedent(STACKLEVEL_SOURCE).lstrip().replace(", stacklevel=2)", ")")
+    module, outcomes = fix_perf203(cst.parse_module(source), find_perf203_sites(source))
+    assert [o.kind for o in outcomes] == ["extract"]
+    assert "warnings.warn without stacklevel now reports a line inside _safe" in outcomes[0].detail
+    (before_file, _), = _locations(source)[0]
+    (after_file, _), = _locations(module.code)[0]
+    assert before_file == after_file == "<stacklevel>"  # same file, only the line moves
+
+
+def test_helper_numbered_only_when_every_readable_name_is_taken():
+    code = """
+    def _safe_check(x):
+        return x
+
+
+    def _f_safe_check(x):
+        return x
+
+
+    def f(nodes, out):
+        for n in nodes:
+            try:
+                out.append(check(n))
+            except ConnectionError:
+                pass
+    """
+    _, new, outcomes = fix(code)
+    assert outcomes[0].detail == "helper _f_safe_check_2"
+
+
+def test_helper_names_come_from_the_call_then_the_target_never_iteration():
+    code = """
+    def warm(store, keys, rows, queue):
+        for key in keys:
+            try:
+                store.fetch(key)
+            except KeyError:
+                pass
+        for row in rows:
+            try:
+                store.append(row[0])
+            except IndexError:
+                pass
+        while queue:
+            try:
+                queue.pop()
+            except IndexError:
+                pass
+    """
+    _, new, outcomes = fix(code)
+    assert [o.detail for o in outcomes] == ["helper _safe_fetch", "helper _process_row", "helper _warm_step"]
+    assert "_iteration" not in new
+
+
+def test_catch_all_handler_docstring_does_not_say_anything_else_propagates():
+    code = """
+    def f(items, out):
+        for x in items:
+            try:
+                out.append(work(x))
+            except ValueError:
+                out.append(None)
+            except:
+                return None
+    """
+    _, new, _ = fix(code)
+    assert "Anything else propagates" not in new
+    assert "Handled here: ValueError: the loop goes on; every other exception: ``f`` returns." in " ".join(
+        new.split()
+    )
+
+
+def test_no_unreachable_final_return_when_every_path_returns():
+    code = """
+    def f(items):
+        for x in items:
+            try:
+                return work(x)
+            except ValueError:
+                return None
+        return -1
+    """
+    before, new, outcomes = fix(code)
+    helper = new[: new.index("def f(")]
+    assert outcomes[0].kind == "extract"
+    assert "return True, work(x)" in helper and "return False, None" not in helper
+    assert_same_behaviour(before, new, "f", [([1],), ([],)])
+
+
+def test_call_site_comment_is_shortened_not_dropped():
+    code = """
+    class Very:
+        def deeply_nested_method_name(self, items):
+            for x in items:
+                if x:
+                    for y in x:
+                        if y:
+                            for zz in y:
+                                try:
+                                    self.process_the_really_long_named_item(zz)
+                                except KeyError:
+                                    self.log.warning("bad %s", zz)
+                                except ValueError:
+                                    return None
+    """
+    _, new, outcomes = fix(code)
+    comment = next(line for line in new.splitlines() if line.strip().startswith("# "))
+    assert outcomes[0].kind == "extract"
+    full = "errors handled in _safe_process_the_really_long_named_item (logged, returns, loop continues)"
+    assert comment.index("#") + len("# " + full) > 88  # the full form would not fit
+    assert len(comment) <= 88
+    assert comment.strip().startswith("# _safe_process_the_really_long_named_item:")  # still says what happens
+
+
+def test_unwrap_is_preferred_when_every_handler_only_re_raises():
+    code = """
+    def f(items):
+        out = []
+        for x in items:
+            try:
+                out.append(10 // x)
+            except ZeroDivisionError:
+                raise
+        return out
+    """
+    before, new, outcomes = fix(code)
+    assert [(o.kind, o.detail) for o in outcomes] == [("unwrap", "try removed: its only handler re-raised unchanged")]
+    assert "try" not in new
+    assert_same_behaviour(before, new, "f", [([1, 2],), ([1, 0],), *[(v,) for v in raising_variants([1, 2])]])

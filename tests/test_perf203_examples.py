@@ -15,9 +15,13 @@ from libcst.codemod import CodemodContext, SkipFile
 
 from codemods.differential import assert_same_behaviour, raising_variants
 from codemods.perf203 import find_perf203_sites, fix_perf203
-from codemods.perf203_commands import ExtractTryIntoHelperCommand, HoistTryOutOfLoopCommand
+from codemods.perf203_commands import (
+    ExtractTryIntoHelperCommand,
+    HoistTryOutOfLoopCommand,
+    UnwrapNoOpTryCommand,
+)
 
-COMMANDS = (HoistTryOutOfLoopCommand, ExtractTryIntoHelperCommand)
+COMMANDS = (HoistTryOutOfLoopCommand, ExtractTryIntoHelperCommand, UnwrapNoOpTryCommand)
 
 
 def _cases(attr: str):
