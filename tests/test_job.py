@@ -136,3 +136,15 @@ def test_cli_bad_paths_are_one_line_errors(tmp_path, capsys, argv, message):
     assert main([a.format(**values) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_checklist_tells_already_done_items_apart(example):
+    """An item whose file had no sites before the branch is ticked, but says it was already so."""
+    summary = example / "inventory" / "reports" / "summary.py"
+    summary.write_text("def noop():\n    return []\n", encoding="utf-8")
+    git(example, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "reports done by hand")
+    report = run_job(example, JobOptions(group="list-ops", run_tests=False, run_bench=False))
+    assert report.branch is None
+    assert "- [x] 5.1 Fix `inventory/reports/summary.py` (3 violations) — 0 PERF401 sites left (plan said 3); already none at the base" in report.pr_body
+    done = run_job(example, JobOptions(group="cache", run_tests=False, run_bench=False))
+    assert "already none at the base" not in done.pr_body.split("### Tests")[0]

@@ -185,7 +185,8 @@ def _run_in_worktree(wt: Path, config: RepoConfig, group_name: str, base_sha: st
         stage_seconds=stage.seconds, notes=notes + measurements.notes, dropped=verified.dropped,
         tasks_path=plan.tasks_path, tests_ok=measurements.tests_ok, bench_ok=measurements.bench_ok,
     )
-    report.pr_title, report.pr_body = render_pr_body(report, plan_after, measurements)
+    report.pr_title, report.pr_body = render_pr_body(report, plan_after, measurements,
+                                                     plan_before=plan)
     return report
 
 

@@ -51,14 +51,22 @@ def render_commit_message(group: str, rule: str, path: str, outcomes: list[SiteO
     ).strip() + "\n"
 
 
-def checklist(plan: Plan, group: str, *, tests_ok: bool | None, bench_ok: bool | None) -> list[dict]:
-    """The group's items as the branch's own evidence allows them to be ticked."""
+def checklist(plan: Plan, group: str, *, tests_ok: bool | None, bench_ok: bool | None,
+              base: Plan | None = None) -> list[dict]:
+    """The group's items as the branch's own evidence allows them to be ticked.
+
+    With the ``base`` plan, an item that already had no sites before this branch says so, so a
+    reviewer can tell what the PR did from what was already done."""
+    before = {s.item.id: s for gp in base.groups.values() for s in gp.items} if base else {}
     rows = []
     for status in plan.groups[group].items if group in plan.groups else ():
         item = status.item
         ev = evaluate(plan, item, tests_ok=tests_ok, bench_ok=bench_ok, groups_done={group})
         claimed = f" (plan said {item.claimed})" if item.claimed is not None and status.found is not None else ""
         why = ev.why + claimed if item.kind == "fix" else ev.why
+        was = before.get(item.id)
+        if item.kind == "fix" and ev.holds and was is not None and was.found == 0:
+            why += "; already none at the base"
         rows.append({"text": f"{item.id} {item.text}" if item.parent is None else item.text,
                      "ticked": ev.holds, "evidence": why, "depth": 1 if item.parent else 0})
     return rows
@@ -76,7 +84,7 @@ def fit_body(body: str, tail: str = "", limit: int = GITHUB_BODY_LIMIT) -> str:
 
 
 def render_pr_body(report: JobReport, plan_after: Plan, m: Measurements,
-                   *, limit: int = GITHUB_BODY_LIMIT) -> tuple[str, str]:
+                   *, limit: int = GITHUB_BODY_LIMIT, plan_before: Plan | None = None) -> tuple[str, str]:
     """(title, body) for the group's pull request."""
     fixed, skipped = report.fixed, report.skipped
     files = sorted({c.path for c in report.commits})
@@ -94,7 +102,8 @@ def render_pr_body(report: JobReport, plan_after: Plan, m: Measurements,
         rule=report.rule, group=report.group, summary=summary, base_sha=report.base_sha,
         branch=report.branch or "(none)", fixed_count=len(fixed), site_count=len(report.outcomes),
         skipped_count=len(skipped), notes=report.notes, tasks_path=report.tasks_path,
-        checklist=checklist(plan_after, report.group, tests_ok=m.tests_ok, bench_ok=m.bench_ok),
+        checklist=checklist(plan_after, report.group, tests_ok=m.tests_ok, bench_ok=m.bench_ok,
+                            base=plan_before),
         tests_summary=m.tests_summary(), regressions=m.regressions(), red_on_base=m.red_on_base(),
         bench_intro=m.bench_intro(), bench_rows=m.bench_table(),
         outcomes=report.outcomes, kind_text=_kind_text(report.outcomes), skipped=skipped,
