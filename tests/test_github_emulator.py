@@ -142,6 +142,17 @@ def test_review_with_inline_comments(gh, work):
     assert [(c.path, c.line, c.body, c.user.login) for c in stored] == [("pkg/mod.py", 2, "nice", "alice")]
     assert [(c.path, c.body) for c in pr.get_review_comments()] == [("pkg/mod.py", "nice")]
 
+    # the bot reacts to a command left as an inline comment: get it by id, then react (idempotent)
+    comment_id = stored[0].id
+    fetched = pr.get_review_comment(comment_id)
+    assert (fetched.id, fetched.body) == (comment_id, "nice")
+    assert fetched.create_reaction("+1").content == "+1"
+    fetched.create_reaction("+1")
+    assert [r[1:] for r in stored[0].reactions] == [("+1", "octo")]
+    with pytest.raises(GithubException) as missing:
+        pr.get_review_comment(comment_id + 999)
+    assert missing.value.status == 404
+
     with pytest.raises(GithubException) as outside:
         pr.create_review(event="COMMENT", comments=[{"path": "README.md", "line": 1, "body": "not in diff"}])
     assert outside.value.status == 422

@@ -651,6 +651,29 @@ def list_review_comments(ctx, owner, repo, number):
     return paginate(ctx, [P.review_comment_json(ctx, state, pr, c) for r in pr.reviews for c in r.comments])
 
 
+def get_review_comment(state: RepoState, comment_id: str) -> tuple[Issue, ReviewComment]:
+    """Inline review comment (and its pull request) by id, or 404."""
+    for pr in state.issues.values():
+        for review in getattr(pr, "reviews", ()):
+            for c in review.comments:
+                if c.id == int(comment_id):
+                    return pr, c
+    raise ApiError(404, "Not Found")
+
+
+@route("GET", r"{REPO}/pulls/comments/(?P<comment_id>\d+)")
+def get_review_comment_route(ctx, owner, repo, comment_id):
+    state = get_repo(ctx, owner, repo)
+    pr, comment = get_review_comment(state, comment_id)
+    return 200, P.review_comment_json(ctx, state, pr, comment)
+
+
+@route("POST", r"{REPO}/pulls/comments/(?P<comment_id>\d+)/reactions")
+def create_review_comment_reaction(ctx, owner, repo, comment_id):
+    _pr, comment = get_review_comment(get_repo(ctx, owner, repo), comment_id)
+    return add_reaction(ctx, comment)
+
+
 # ---------------------------------------------------------------- issues, comments, reactions, labels
 
 @route("GET", r"{REPO}/issues/(?P<number>\d+)")
@@ -704,8 +727,11 @@ def edit_comment(ctx, owner, repo, comment_id):
 @route("POST", r"{REPO}/issues/comments/(?P<comment_id>\d+)/reactions")
 def create_reaction(ctx, owner, repo, comment_id):
     """Reacting twice with the same content returns the existing reaction (200), like GitHub."""
-    state = get_repo(ctx, owner, repo)
-    comment = get_comment(state, comment_id)
+    return add_reaction(ctx, get_comment(get_repo(ctx, owner, repo), comment_id))
+
+
+def add_reaction(ctx, comment) -> tuple[int, dict]:
+    """Shared by issue comments and review comments: one reaction per (content, user)."""
     content = field(ctx, "content", required=True)
     if content not in P.REACTIONS:
         raise invalid(resource="Reaction", field="content", code="invalid")

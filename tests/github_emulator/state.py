@@ -119,6 +119,7 @@ class ReviewComment:
     body: str
     commit_id: str
     created_at: str
+    reactions: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
