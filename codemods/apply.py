@@ -41,6 +41,24 @@ def _source_text(module: cst.Module, data: bytes) -> str | None:
     return text.removeprefix("\ufeff")
 
 
+def _fix_perf203_text(path: str, data: bytes, sites: list[Site], rules: set[str],
+                      line_length: int) -> tuple[FixResult, bytes] | None:
+    """PERF203 without parsing the whole file with libcst (codemods.perf203_fragment); None
+    when the file needs the general path (not plain UTF-8, tabs, or any error)."""
+    if rules != {"PERF203"} or data.startswith(b"\xef\xbb\xbf") or b"\t" in data:
+        return None
+    try:
+        from .perf203_fragment import fix_perf203_source
+
+        text = data.decode("utf-8")
+        new_text, outcomes = fix_perf203_source(text, list(sites), line_length=line_length)
+    except Exception:
+        return None
+    if len(outcomes) != len(sites):
+        return None
+    return FixResult(path, text, new_text, outcomes), (data if new_text == text else new_text.encode("utf-8"))
+
+
 def fix_file(path: str, data: bytes, sites: list[Site], *,
              line_length: int = 88) -> tuple[FixResult, bytes]:
     """Apply the codemod of the sites' rule; returns the result and the new file bytes.
@@ -53,6 +71,9 @@ def fix_file(path: str, data: bytes, sites: list[Site], *,
     rules = {s.code for s in sites}
     if len(rules) != 1:
         raise ValueError(f"{path}: one rule per fix_file call, got {sorted(rules)}")
+    fast = _fix_perf203_text(path, data, sites, rules, line_length)
+    if fast is not None:
+        return fast
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as exc:

@@ -16,6 +16,8 @@ This module decides, per site, which rewrite is provably safe. The analysis runs
 ``symtable`` (:mod:`codemods.perf203_scope` for names, :mod:`codemods.perf203_flow` for control
 flow and exceptions); libcst only locates the loops (:mod:`codemods.perf203_locate`) and rewrites
 them (:mod:`codemods.perf203_rewrite`), so every byte outside the rewritten loops stays as it was.
+:mod:`codemods.perf203_fragment` runs the same on text, parsing with libcst only the top-level
+statements (or class members) that hold a site: the whole-file libcst parse dominated the cost.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import libcst as cst
 from .outcome import Site, SiteOutcome
 from .perf203_flow import handlers_may_catch, iteration_exceptions, leaves_loop, tail_breaks
 from .perf203_locate import find_perf203_sites, locate_loops
-from .perf203_logging import logging_calls
+from .perf203_logging import logging_calls, walk_cst
 from .perf203_rewrite import Plan, PlanApplier, compile_alone
 from .perf203_scope import (
     FUNCTION_NODES,
@@ -53,7 +55,7 @@ from .perf203_scope import (
     target_names,
 )
 
-__all__ = ["KINDS", "SkipSite", "find_perf203_sites", "fix_perf203"]
+__all__ = ["KINDS", "FileFacts", "SkipSite", "find_perf203_sites", "fix_perf203"]
 
 KINDS = ("unwrap", "hoist", "extract")
 
@@ -93,6 +95,37 @@ class SkipSite(Exception):
 
 
 @dataclass
+class FileFacts:
+    """What the analysis needs from the *whole* file when it rewrites only a fragment of it
+    (:mod:`codemods.perf203_fragment`): names bound anywhere (a rebound builtin is not the
+    builtin), every identifier (helper names must be new to the file; ``taken`` grows as
+    helpers are named, so pass the same object for every fragment), and the module-level imports."""
+
+    tree: ast.Module
+    shadowed: set[str]
+    taken: set[str]
+
+    @classmethod
+    def from_tree(cls, tree: ast.Module) -> FileFacts:
+        taken: set[str] = set()
+        stored: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                taken.add(node.id)
+                if isinstance(node.ctx, ast.Store):
+                    stored.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                taken.add(node.attr)
+            elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
+                stored.add(node.name)
+            elif isinstance(node, ast.arg):
+                stored.add(node.arg)
+            elif isinstance(node, ast.alias):
+                stored.add((node.asname or node.name).split(".")[0])
+        return cls(tree, stored, taken | stored)
+
+
+@dataclass
 class _FileContext:
     module: cst.Module
     source: str
@@ -106,8 +139,10 @@ class _FileContext:
     site_try_of: dict[int, int] = field(default_factory=dict)  # ast node id → flagged try holding it
     site_try_names: list[set[str]] = field(default_factory=list)  # names each flagged try binds
 
+    imports_tree: ast.Module | None = None  # whose module-level imports name exception types
+
     @classmethod
-    def build(cls, module: cst.Module, source: str | None = None) -> _FileContext:
+    def build(cls, module: cst.Module, source: str | None = None, whole: FileFacts | None = None) -> _FileContext:
         source = module.code if source is None else source
         tree = ast.parse(source)
         parents: dict[int, ast.AST] = {}
@@ -134,7 +169,10 @@ class _FileContext:
             elif isinstance(node, ast.alias):
                 stored.add((node.asname or node.name).split(".")[0])
         table = symtable.symtable(source, "<perf203>", "exec")
-        return cls(module, source, tree, table, parents, loops, stored, taken | stored)
+        if whole is not None:  # ``module`` is a fragment: file-wide facts come from the whole file
+            return cls(module, source, tree, table, parents, loops, whole.shadowed, whole.taken,
+                       imports_tree=whole.tree)
+        return cls(module, source, tree, table, parents, loops, stored, taken | stored, imports_tree=tree)
 
     def fresh(self, base: str) -> str:
         """``base`` or ``base_2``, ``base_3``… — a name used nowhere in the file."""
@@ -341,7 +379,7 @@ def _plan_hoist(ctx: _FileContext, loop: ast.AST, scope: ast.AST) -> str | None:
                 raised = None
     if raised is not None and fn is None and any(not _is_builtin(n.id, ctx) for n in expression_reads(head)):
         raised = None
-    if handlers_may_catch(try_.handlers, raised, ctx.tree, ctx.shadowed):
+    if handlers_may_catch(try_.handlers, raised, ctx.imports_tree or ctx.tree, ctx.shadowed):
         what = "the while test" if isinstance(loop, ast.While) else "iterating"
         return f"{what} might raise an exception the handlers catch"
     return None
@@ -513,11 +551,20 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
             captured_outside |= captured_names(d)
     # A closure in the helper sees the helper's parameter, a copy taken at the call: harmless
     # for a parameter of the function that nothing rebinds (both variables keep one value).
-    never_rebound = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)} - {
-        name for name, _ in scope_bindings(fn.body)
+    # Same for a local assigned once, by a plain ``name = ...`` outside any loop, before the
+    # loop and certainly bound when it starts (checked with ``entry`` below).
+    binding_nodes: dict[str, list[ast.AST]] = {}
+    for name, node in scope_bindings(fn.body):
+        binding_nodes.setdefault(name, []).append(node)
+    never_rebound = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)} - set(binding_nodes)
+    assigned_once = {
+        name for name, nodes in binding_nodes.items()
+        if len(nodes) == 1 and _single_assignment_before(ctx, nodes[0], name, loop, fn)
     }
+    entry_names = bound_before(fn, loop) or frozenset()
     for d in inside_try:
         cap = (captured_names(d) & fn_names) - (never_rebound & facts.locals)
+        cap -= assigned_once & entry_names & facts.locals - facts.deleted
         if cap and not is_immediately_consumed(d, ctx.parents):
             raise SkipSite(
                 f"a closure created {where(d)} reads {', '.join(sorted(cap))}, which the function "
@@ -633,6 +680,21 @@ def _plan_extract(ctx: _FileContext, loop: ast.AST, scope: ast.AST, plan: Plan) 
     _describe(plan, try_, fn)
 
 
+def _single_assignment_before(ctx: _FileContext, node: ast.AST, name: str, loop: ast.AST, fn: ast.AST) -> bool:
+    """Is ``node`` a plain ``name = value`` statement of ``fn`` before ``loop``, in no loop
+    (so it runs at most once per call)?"""
+    stmt = ctx.parents.get(id(node))
+    if not (isinstance(node, ast.Name) and isinstance(stmt, ast.Assign) and stmt.targets == [node]
+            and node.id == name and stmt.end_lineno < loop.lineno):
+        return False
+    for anc in ctx.ancestors(node):
+        if anc is fn:
+            return True
+        if isinstance(anc, (*LOOP_NODES, *FUNCTION_NODES, ast.ClassDef, ast.Lambda)):
+            return False
+    return False
+
+
 def _stacklevel_calls(try_: ast.Try, where) -> int:
     """How many calls in the try pass a literal ``stacklevel=`` (the rewrite adds 1 to each:
     the helper is one more frame, so the warning/log record keeps pointing at the same place).
@@ -725,7 +787,9 @@ def _describe(plan: Plan, try_: ast.Try, fn: ast.AST) -> None:
         parts.append(f"the value ``{fn.name}`` returns then (else None)")
     parts += [f"the new value of ``{o}``" for o in plan.outputs]
     if not parts:
-        result = "Returns None: the loop goes on with the next item."
+        result = "Returns None: the loop goes on" + (
+            "." if isinstance(plan.located.loop, cst.While) else " with the next item."
+        )
     elif len(parts) == 1:
         result = f"Returns {parts[0]}."
     else:
@@ -795,6 +859,7 @@ def fix_perf203(
     kinds: Iterable[str] = KINDS,
     line_length: int = 88,
     source: str | None = None,
+    whole: FileFacts | None = None,
 ) -> tuple[cst.Module, list[SiteOutcome]]:
     """Rewrite the PERF203 ``sites`` of ``module``; one outcome per site, in order.
 
@@ -802,11 +867,13 @@ def fix_perf203(
     cannot be proved behaviour-preserving is left untouched and reported with the reason.
     Generated lines are wrapped black-style to ``line_length`` (the repo's formatter setting).
     ``source`` (``module.code``, when the caller already has it) saves one code generation.
+    ``whole``: ``module`` is only a fragment of a file with these facts (see
+    :func:`codemods.perf203_fragment.fix_perf203_source`).
     """
     kinds = tuple(kinds)
     outcomes: list[SiteOutcome | None] = [None] * len(sites)
     try:
-        ctx = _FileContext.build(module, source)
+        ctx = _FileContext.build(module, source, whole)
     except (SyntaxError, ValueError) as exc:
         return module, [SiteOutcome.skipped(s, f"file skipped: Python cannot parse it ({exc})") for s in sites]
     found = locate_loops(module, ctx.tree, ctx.source)
@@ -889,18 +956,14 @@ def _detail(plan: Plan) -> str:
 
 def _unlevelled_warns(try_: cst.Try) -> bool:
     """Does the try call ``warnings.warn``/``warn`` without ``stacklevel=``?"""
-    found = False
-
-    class Finder(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            func = node.func
-            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-            if name == "warn" and not any(a.keyword is not None and a.keyword.value == "stacklevel" for a in node.args):
-                found = True
-
-    try_.visit(Finder())
-    return found
+    for node in walk_cst(try_):
+        if not isinstance(node, cst.Call):
+            continue
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+        if name == "warn" and not any(a.keyword is not None and a.keyword.value == "stacklevel" for a in node.args):
+            return True
+    return False
 
 
 def _why_not_unwrap(ctx: _FileContext, loop: ast.AST, scope: ast.AST, located_try: cst.Try) -> str | None:
@@ -939,15 +1002,7 @@ def _is_plain_type(node: ast.AST) -> bool:
 
 
 def _cst_has_comment(node: cst.CSTNode) -> bool:
-    found = False
-
-    class Finder(cst.CSTVisitor):
-        def visit_Comment(self, comment: cst.Comment) -> None:
-            nonlocal found
-            found = True
-
-    node.visit(Finder())
-    return found
+    return any(isinstance(n, cst.Comment) for n in walk_cst(node))
 
 
 def _choose(ctx: _FileContext, loop: ast.AST, plan: Plan, kinds: tuple[str, ...]) -> str:

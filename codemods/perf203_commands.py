@@ -575,6 +575,38 @@ def f(items):
             "closure created in a handler reads x, which the function rebinds",
         ),
         Valid(
+            "lambda-reads-local-assigned-twice",
+            '''
+def f(items, base):
+    offset = base
+    if base > 1:
+        offset = 0
+    out = []
+    for x in items:
+        try:
+            out.append((int(x), lambda: offset))
+        except ValueError:
+            pass
+    return out
+''',
+            "closure created in the try body reads offset, which the function rebinds",
+        ),
+        Valid(
+            "lambda-reads-local-assigned-after-the-loop",
+            '''
+def f(items):
+    out = []
+    for x in items:
+        try:
+            out.append(lambda: x + 1)
+        except ValueError:
+            pass
+    x = 0
+    return out
+''',
+            "closure created in the try body reads x, which the function rebinds",
+        ),
+        Valid(
             "computed-stacklevel",
             '''
 import warnings
@@ -862,7 +894,7 @@ def f(items):
 def _process_item(item, out):
     """One iteration of ``f``'s loop, errors handled (Result-style helper).
 
-    Returns None: the loop goes on with the next item.
+    Returns None: the loop goes on.
     Handled here: ZeroDivisionError: the loop goes on. Anything else propagates
     unchanged.
     """
@@ -914,6 +946,44 @@ def f(items, scale):
     for x in items:
         # errors handled in _safe_parse_int (loop continues)
         _safe_parse_int(x, out, scale)
+    return out
+''',
+            "f",
+            inputs=(([1, 2], 1), (["a", 1, "b"], -1), ([], 2)),
+            exceptions=(ValueError, TypeError),
+        ),
+        Invalid(
+            "lambda-reads-local-assigned-once-before-the-loop",
+            '''
+def f(items, base):
+    offset = base * 10
+    out = []
+    for x in items:
+        try:
+            out.append((int(x), lambda: offset + 1))
+        except ValueError:
+            out.append((None, lambda: -offset))
+    return out
+''',
+            '''
+def _safe_parse_int(x, out, offset):
+    """One iteration of ``f``'s loop, errors handled (Result-style helper).
+
+    Returns None: the loop goes on with the next item.
+    Handled here: ValueError: the loop goes on. Anything else propagates unchanged.
+    """
+    try:
+        out.append((int(x), lambda: offset + 1))
+    except ValueError:
+        out.append((None, lambda: -offset))
+
+
+def f(items, base):
+    offset = base * 10
+    out = []
+    for x in items:
+        # errors handled in _safe_parse_int (loop continues)
+        _safe_parse_int(x, out, offset)
     return out
 ''',
             "f",

@@ -18,7 +18,10 @@ from codemods.soak_gen import RULES, check_programs, describe, generate_programs
 SEED = 20261203
 PER_RULE = 150
 #: The rewrite kinds each codemod reports (codemods.perf203.KINDS; perf401's docstring).
+# every kind must show up; "unwrap" (a try whose only handler is a bare `raise`) is rare in the
+# generated programs, so it may, but need not, appear at this size
 KINDS = {"PERF203": {"hoist", "extract"}, "PERF401": {"comprehension", "extend"}}
+OPTIONAL_KINDS = {"PERF203": {"unwrap"}, "PERF401": set()}
 
 
 @pytest.fixture(scope="module", params=RULES)
@@ -60,7 +63,7 @@ def test_soak_rewrites_a_real_share_with_every_kind(soak):
     kinds = {what for r in results for status, what in r.outcomes if status == "fixed"}
     # Every fix kind must be exercised, and at least a fifth of the programs rewritten: below
     # that the generator has drifted towards shapes ruff does not flag or the codemod skips.
-    assert kinds == KINDS[rule]
+    assert KINDS[rule] <= kinds <= KINDS[rule] | OPTIONAL_KINDS[rule]
     assert len(rewritten) >= PER_RULE // 5, {r.verdict for r in results}
     # Each rewritten program ran on its plain inputs and on part-way raising variants.
     assert all(r.compared >= 4 for r in rewritten)

@@ -25,6 +25,7 @@ KIND_TEXT = defaultdict(
     lambda: "rewritten",
     {
         "hoist": "try hoisted out of the loop (every handler leaves the loop)",
+        "unwrap": "no-op try removed (its only handler re-raised)",
         "extract": "try moved into a helper; the loop calls it",
         "comprehension": "loop replaced by a list comprehension",
         "extend": "loop replaced by list.extend(…)",
