@@ -110,19 +110,24 @@ class FileFacts:
         taken: set[str] = set()
         stored: set[str] = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                taken.add(node.id)
-                if isinstance(node.ctx, ast.Store):
-                    stored.add(node.id)
-            elif isinstance(node, ast.Attribute):
-                taken.add(node.attr)
-            elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
-                stored.add(node.name)
-            elif isinstance(node, ast.arg):
-                stored.add(node.arg)
-            elif isinstance(node, ast.alias):
-                stored.add((node.asname or node.name).split(".")[0])
+            _note_names(node, taken, stored)
         return cls(tree, stored, taken | stored)
+
+
+def _note_names(node: ast.AST, taken: set[str], stored: set[str]) -> None:
+    """Record the identifiers ``node`` uses (``taken``) and the names it binds (``stored``)."""
+    if isinstance(node, ast.Name):
+        taken.add(node.id)
+        if isinstance(node.ctx, ast.Store):
+            stored.add(node.id)
+    elif isinstance(node, ast.Attribute):
+        taken.add(node.attr)
+    elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
+        stored.add(node.name)
+    elif isinstance(node, ast.arg):
+        stored.add(node.arg)
+    elif isinstance(node, ast.alias):
+        stored.add((node.asname or node.name).split(".")[0])
 
 
 @dataclass
@@ -150,24 +155,13 @@ class _FileContext:
         taken: set[str] = set()
         stored: set[str] = set()  # names bound somewhere (a builtin rebound there is not the builtin)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                stored.add(node.id)
             for child in ast.iter_child_nodes(node):
                 parents[id(child)] = node
             if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and len(node.body) == 1 and isinstance(
                 node.body[0], ast.Try
             ):
                 loops[node.lineno] = node
-            if isinstance(node, ast.Name):
-                taken.add(node.id)
-            elif isinstance(node, ast.Attribute):
-                taken.add(node.attr)
-            elif isinstance(node, (*FUNCTION_NODES, ast.ClassDef)):
-                stored.add(node.name)
-            elif isinstance(node, ast.arg):
-                stored.add(node.arg)
-            elif isinstance(node, ast.alias):
-                stored.add((node.asname or node.name).split(".")[0])
+            _note_names(node, taken, stored)
         table = symtable.symtable(source, "<perf203>", "exec")
         if whole is not None:  # ``module`` is a fragment: file-wide facts come from the whole file
             return cls(module, source, tree, table, parents, loops, whole.shadowed, whole.taken,
