@@ -393,6 +393,31 @@ def test_every_event_kind_is_handled_without_breaking(service: Service):
     assert service.post("installation", copy.deepcopy(installation)).json()["status"] == "ignored"
 
 
+def test_push_with_rebase_policy_rebuilds_bot_prs_on_the_new_base(service: Service, monkeypatch):
+    """REBASE_POLICY=rebase: a push to main queues the group's job, which rebuilds the open bot PR
+    on the new base (force-push allowed: every commit on it is the bot's) — still one PR."""
+    [core] = [p for p in service.state.pulls if p.head_ref == "refactor-bot/core" and p.state == "open"]
+    monkeypatch.setenv("REFACTOR_BOT_REBASE_POLICY", "rebase")
+    get_settings.cache_clear()
+    try:
+        moved = service.state.commit_file("main", "CHANGES.md", "changes\n", "Add changes", "octo")
+        push = json.loads((service.payloads / "push.payload.json").read_text())
+        push.update(ref="refs/heads/main", deleted=False, after=moved)
+        push["repository"].update(full_name=REPO, default_branch="main")
+        outcome = task_result(service.post("push", push).json()["task_id"])
+        assert outcome == {"policy": "rebase", "outdated": [core.number]}
+        wait_for("the core PR rebuilt on the new base",
+                 lambda: PrState.parse(service.state.pull(core.number).body).base_sha == moved)
+        open_core = [p for p in service.state.pulls if p.head_ref == "refactor-bot/core" and p.state == "open"]
+        assert [p.number for p in open_core] == [core.number]
+        # the rebuilt branch really sits on the new main
+        head = service.state.head_sha(service.state.pull(core.number))
+        assert service.state.bare.is_ancestor(moved, head) and head != moved
+    finally:
+        monkeypatch.delenv("REFACTOR_BOT_REBASE_POLICY")
+        get_settings.cache_clear()
+
+
 def test_token_never_leaks(service: Service):
     """Runs last in this module: nothing the jobs above left behind contains the token."""
     token = service.settings.github_token.get_secret_value()
