@@ -88,6 +88,15 @@ def redis_url(redis_server: str) -> str:
     return redis_server
 
 
+def emulator_client(gh, login: str):
+    """PyGithub as the bot uses it, pointed at the emulator, as ``login``: no client-side retry or
+    throttling, so tests see each request and don't wait PyGithub's pause between writes."""
+    from github import Auth, Github
+
+    return Github(base_url=gh.api_url, auth=Auth.Token(gh.token_for(login)), retry=None,
+                  seconds_between_requests=None, seconds_between_writes=None)
+
+
 def signed_headers(secret: str, body: bytes, event: str, delivery: str | None = None) -> dict[str, str]:
     """The headers GitHub sends with a delivery of ``body`` (fresh delivery id unless given)."""
     import uuid

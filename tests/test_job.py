@@ -148,3 +148,15 @@ def test_checklist_tells_already_done_items_apart(example):
     assert "- [x] 5.1 Fix `inventory/reports/summary.py` (3 violations) — 0 PERF401 sites left (plan said 3); already none at the base" in report.pr_body
     done = run_job(example, JobOptions(group="cache", run_tests=False, run_bench=False))
     assert "already none at the base" not in done.pr_body.split("### Tests")[0]
+
+
+def test_no_repo_benchmarks_means_labelled_site_microbenchmarks(example, tmp_path):
+    """Without benchmarks of its own the PR says so and shows synthetic rows, marked as such."""
+    git(example, "rm", "-q", "tests/test_benchmarks.py")
+    git(example, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "no benchmarks")
+    report = run_job(example, JobOptions(group="list-ops", cache_dir=tmp_path / "cache"))
+    assert report.bench["synthetic"] is True and report.bench["rows"]
+    assert all(r["synthetic"] and r["name"].startswith("site micro-benchmark") for r in report.bench["rows"])
+    assert report.bench_ok is None  # synthetic shapes are no evidence about this repository
+    assert "This repository has no benchmarks" in report.pr_body
+    assert "- [ ] 1.2" not in report.pr_body  # section-1 items are not this group's checklist

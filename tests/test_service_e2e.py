@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from celery.contrib.testing.worker import start_worker
 from fastapi.testclient import TestClient
-from github import Auth, Github
+from github import Github
 
 from bot.app import create_app
 from bot.settings import Settings, get_settings
-from tests.conftest import queued_tasks, signed_headers
+from tests.conftest import emulator_client, queued_tasks, signed_headers
 from tests.github_emulator import GitHubEmulator
 from workers.celery_app import app as celery_app
 from workers.celery_app import configure
@@ -50,8 +50,7 @@ class Service:
         return self.gh.repo(REPO)
 
     def api(self, login: str) -> Github:
-        return Github(base_url=self.gh.api_url, auth=Auth.Token(self.gh.token_for(login)), retry=None,
-                      seconds_between_requests=None, seconds_between_writes=None)
+        return emulator_client(self.gh, login)
 
     def post(self, event: str, payload: dict, delivery: str | None = None, secret: str = SECRET):
         body = json.dumps(payload).encode()

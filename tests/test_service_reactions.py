@@ -3,14 +3,13 @@ comments get a 👍 through real PyGithub calls; a review summary (which has no 
 
 import subprocess
 
-from github import Auth, Github
+
+from tests.conftest import emulator_client
 
 from workers.tasks import react
 
 
-def _client(gh, login):
-    return Github(base_url=gh.api_url, auth=Auth.Token(gh.token_for(login)), retry=None,
-                  seconds_between_requests=None, seconds_between_writes=None)
+_client = emulator_client
 
 
 def _pr_with_inline_comment(gh, tmp_path):

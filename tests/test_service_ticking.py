@@ -4,7 +4,8 @@ every other byte (CRLF line endings included) stays, via contents PUT or via a P
 from __future__ import annotations
 
 import pytest
-from github import Auth, Github
+
+from tests.conftest import emulator_client
 
 from workers.checkout import sync
 from workers.github_publish import PrState
@@ -45,9 +46,7 @@ def world(github_emulator, tmp_path):
     github_emulator.add_user("refactor-bot", "write")
     github_emulator.add_repo("octo/demo", files_from=src)
     token = github_emulator.token_for("refactor-bot")
-    gh = Github(base_url=github_emulator.api_url, auth=Auth.Token(token), retry=None,
-                seconds_between_requests=None, seconds_between_writes=None)
-    return github_emulator, token, gh.get_repo("octo/demo")
+    return github_emulator, token, emulator_client(github_emulator, "refactor-bot").get_repo("octo/demo")
 
 
 PATH = "openspec/changes/perf/tasks.md"

@@ -41,12 +41,13 @@ def _merge_runs(runs: list[BenchRun]) -> BenchRun:
     return merged
 
 
-def bench_ab(m: Measurements, wt: Path, config: RepoConfig, changed: list, progress) -> None:
+def bench_ab(m: Measurements, wt: Path, config: RepoConfig, changed: list, progress) -> str:
     """Benchmark base and rewritten code alternately, in the same job, A B A B.
 
     A baseline cached from another moment (a cold machine, another job's load) makes every
     comparison lie, so benchmarks are never cached: the changed files are swapped between their
     original and rewritten bytes between rounds, and each side's rounds are merged.
+    Returns ``"ok"``, ``"none"`` (the repository has no benchmarks) or ``"timed out"``.
     """
     sides: dict[str, list[BenchRun]] = {"before": [], "after": []}
     for round_no in range(1, BENCH_ROUNDS + 1):
@@ -64,8 +65,10 @@ def bench_ab(m: Measurements, wt: Path, config: RepoConfig, changed: list, progr
                 if run.available:
                     m.notes.append(f"bench: benchmarks timed out after {config.bench_timeout:g}s")
                     m.bench_before = None
-                return
+                    return "timed out"
+                return "none"
     m.bench_before, m.bench_after = _merge_runs(sides["before"]), _merge_runs(sides["after"])
+    return "ok"
 
 
 def default_cache_dir() -> Path:
@@ -220,10 +223,12 @@ def measure_after(m: Measurements, wt: Path, config: RepoConfig, options, kinds:
     if not options.run_bench:
         return
     with stage("benchmarks"):
-        bench_ab(m, wt, config, changed, options.progress)
-    if m.bench_before is not None and m.bench_before.available:
+        status = bench_ab(m, wt, config, changed, options.progress)
+    if status == "ok":
         m.rows = compare_benchmarks(m.bench_before, m.bench_after, config.regression_threshold_pct)
-    elif kinds:
+    elif status == "none" and kinds:
+        # only when the repository has no benchmarks at all: synthetic rows must never stand in
+        # for the repository's own benchmarks that failed to finish
         from .sitebench import SiteBenchError, run_site_microbenchmarks
 
         with stage("site micro-benchmarks"):
